@@ -417,7 +417,7 @@ class ResponsesAdapter(Adapter):
         if event.data == "[DONE]":  # some compatible servers add it anyway
             return []
         obj = _parse_json(event.data)
-        kind = obj.get("type") or event.event
+        kind = obj.get("type") or event.event or ""
         if kind in self._kinds:
             return _text_parts(obj.get("delta"), self._kinds[kind])
         if kind in ("response.completed", "response.incomplete", "response.failed"):
@@ -425,7 +425,10 @@ class ResponsesAdapter(Adapter):
             self._finish(response)
             if kind == "response.failed":
                 raise _error_from(response.get("error") or {"message": "response failed"})
-        elif kind == "error" or (kind is None and "error" in obj):
+        elif kind == "error" or "error" in obj and not kind.startswith("response."):
+            obj = dict(obj)
+            if obj.get("type") == "error":
+                del obj["type"]  # the event's type, not the error's
             raise _error_from(obj)
         return []
 
@@ -959,7 +962,7 @@ def _parser() -> Any:
             raise UsageError(message)
 
     p = Parser(prog="oai_stream.py", description="Stream an answer from the OpenAI API or any "
-               "OpenAI-compatible server.", epilog=USAGE_EXAMPLES,
+               "OpenAI-compatible server.", epilog=USAGE_EXAMPLES, allow_abbrev=False,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     add = p.add_argument
     add("prompt", nargs="*", help="the prompt (words joined by spaces); '-' or none: stdin")
@@ -1070,6 +1073,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = Output(sys.stdout, sys.stderr)
     key = None  # type: Optional[str]
     try:
+        argv = sys.argv[1:] if argv is None else argv
+        if any(a == "--api-key" or a.startswith("--api-key=") for a in argv):
+            raise UsageError("the key is never taken as a flag (it would show in ps): set "
+                             "OPENAI_API_KEY or use --api-key-file")
         try:
             args = _parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version

@@ -526,3 +526,400 @@ def test_fuzz_decoder_random_and_mutated_streams():
                 outcomes.append("too large")
         assert outcomes[0] == outcomes[1] == outcomes[2], seed
         assert time.monotonic() < deadline, "fuzzing took too long"
+
+
+# ---------------------------------------------------------------------------
+# Wire formats: real providers' chunk shapes through each adapter
+# ---------------------------------------------------------------------------
+
+def adapt(api, stream):
+    adapter = oai_stream.ADAPTERS[api]()
+    parts = []
+    for event in decode([stream]):
+        parts += adapter.feed(event)
+    return adapter, parts
+
+
+def joined(parts, kind=oai_stream.TEXT):
+    return "".join(p.text for p in parts if p.kind == kind)
+
+
+AZURE_FIRST = (b'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_'
+               b'results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,'
+               b'"severity":"safe"}}}]}\n\n')
+OLLAMA = b"".join(
+    b'data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1732000000,"model":'
+    b'"llama3.2","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":'
+    b'"assistant","content":"%s"},"finish_reason":null}]}\n\n' % t for t in (b"Hel", b"lo")
+) + b"data: [DONE]\n\n"
+DEEPSEEK = (
+    b'data: {"id":"1","object":"chat.completion.chunk","model":"deepseek-reasoner","choices":[{"index"'
+    b':0,"delta":{"role":"assistant","content":null,"reasoning_content":"Think"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"1","choices":[{"index":0,"delta":{"content":null,"reasoning_content":"ing."},'
+    b'"finish_reason":null}]}\n\n'
+    b'data: {"id":"1","choices":[{"index":0,"delta":{"content":"4","reasoning_content":null},'
+    b'"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}}\n\n'
+    b'data: [DONE]\n\n')
+VLLM = (b'data: {"id":"c","choices":[{"index":0,"delta":{"reasoning":"hmm"},"finish_reason":null}]}\n\n'
+        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"length"}]}\n\n'
+        b'data: [DONE]\n\n')
+OPENROUTER = (b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n\n" + chat_chunk("Hi")
+              + b"\n\n" + chat_chunk(finish="stop") + b"data: [DONE]\n\n")
+GROQ_LAST = (b'data: {"id":"g","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},'
+             b'"logprobs":null,"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":'
+             b'{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}}\n\n')
+LIST_CONTENT = (b'data: {"choices":[{"index":0,"delta":{"content":[{"type":"text","text":"A"},'
+                b'{"type":"text","text":"B"}]}}]}\n\ndata: [DONE]\n\n')
+
+
+WIRE_CASES = [
+    ("openai", "chat", b"".join(chat_events(["Hel", "lo"], usage={"prompt_tokens": 1})), "Hello", "stop"),
+    ("azure", "chat", AZURE_FIRST + b"".join(chat_events(["Hi"])), "Hi", "stop"),
+    ("ollama finish_reason null to the end", "chat", OLLAMA, "Hello", None),
+    ("deepseek reasoning_content", "chat", DEEPSEEK, "4", "stop"),
+    ("vllm reasoning", "chat", VLLM, "ok", "length"),
+    ("openrouter comments and blank keep-alives", "chat", OPENROUTER, "Hi", "stop"),
+    ("groq x_groq", "chat", chat_chunk("G") + GROQ_LAST + b"data: [DONE]\n\n", "G", "stop"),
+    ("content as a list of parts", "chat", LIST_CONTENT, "AB", None),
+    ("other choices ignored", "chat",
+     b'data: {"choices":[{"index":1,"delta":{"content":"no"}},{"index":0,"delta":{"content":"yes"}}]}\n\n'
+     b'data: {"choices":[{"index":0,"delta":{"content":"!"}}]}\n\ndata: [DONE]\n\n', "!", None),
+    ("completions", "completions",
+     b'data: {"id":"cmpl-1","object":"text_completion","choices":[{"text":"Once","index":0,'
+     b'"logprobs":null,"finish_reason":null}],"model":"gpt-3.5-turbo-instruct"}\n\n'
+     b'data: {"id":"cmpl-1","object":"text_completion","choices":[{"text":" upon","index":0,'
+     b'"logprobs":null,"finish_reason":"length"}],"model":"gpt-3.5-turbo-instruct"}\n\n'
+     b'data: [DONE]\n\n', "Once upon", "length"),
+    ("responses", "responses", b"".join(responses_events(["Hel", "lo"])), "Hello", "completed"),
+    ("responses incomplete", "responses",
+     b"".join(responses_events(["Hel"], status="incomplete", reason="max_output_tokens")),
+     "Hel", "max_output_tokens"),
+]
+
+
+@pytest.mark.parametrize("name,api,stream,text,finish", WIRE_CASES, ids=[c[0] for c in WIRE_CASES])
+def test_wire_formats(name, api, stream, text, finish):
+    adapter, parts = adapt(api, stream)
+    assert joined(parts) == text
+    assert adapter.finish_reason == finish
+    assert adapter.complete()
+
+
+def test_reasoning_parts_are_kept_apart():
+    _, parts = adapt("chat", DEEPSEEK)
+    assert joined(parts, oai_stream.REASONING) == "Thinking."
+    _, parts = adapt("chat", VLLM)
+    assert joined(parts, oai_stream.REASONING) == "hmm"
+    stream = (responses_event("response.reasoning_summary_text.delta", delta="plan ")
+              + responses_event("response.reasoning_text.delta", delta="more")
+              + b"".join(responses_events(["ok"])))
+    adapter, parts = adapt("responses", stream)
+    assert joined(parts, oai_stream.REASONING) == "plan more" and joined(parts) == "ok"
+
+
+def test_refusals_are_kept():
+    _, parts = adapt("chat", chat_chunk(refusal="I can't help with that.") + b"data: [DONE]\n\n")
+    assert joined(parts, oai_stream.REFUSAL) == "I can't help with that."
+    _, parts = adapt("responses", responses_event("response.refusal.delta", delta="No.")
+                     + responses_events([])[-1])
+    assert joined(parts, oai_stream.REFUSAL) == "No."
+
+
+def test_usage_is_collected():
+    adapter, _ = adapt("chat", DEEPSEEK)
+    assert adapter.usage == {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14}
+    adapter, _ = adapt("responses", b"".join(responses_events(["a"])))
+    assert adapter.usage["output_tokens"] == 1
+
+
+@pytest.mark.parametrize("api,stream,message", [
+    ("chat", b'data: {"error":{"message":"Rate limit","type":"requests","code":"rate_limit"}}\n\n',
+     "error in stream (rate_limit, requests): Rate limit"),
+    ("chat", b'event: error\ndata: {"message":"overloaded"}\n\n', "error in stream: overloaded"),
+    ("responses", responses_event("error", code="server_error", message="boom", param=None),
+     "error in stream (server_error): boom"),
+    ("responses", responses_event("response.failed", response={
+        "status": "failed", "error": {"code": "server_error", "message": "it broke"}}),
+     "error in stream (server_error): it broke"),
+])
+def test_error_events_raise_api_error(api, stream, message):
+    with pytest.raises(oai_stream.APIError) as info:
+        adapt(api, stream)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"data: {not json\n\n", "invalid JSON in stream event: '{not json'"),
+    (b"data: [1, 2]\n\n", "unexpected stream event (not a JSON object): '[1, 2]'"),
+])
+def test_bad_events_raise_protocol_error(data, message):
+    with pytest.raises(oai_stream.ProtocolError) as info:
+        adapt("chat", data)
+    assert str(info.value) == message
+
+
+def test_odd_shapes_are_tolerated():
+    odd = (b'data: {"choices":null}\n\ndata: {"choices":[null]}\n\ndata: {"choices":[{"delta":'
+           b'"text"}]}\n\ndata: {"choices":[{"delta":{"content":5}}]}\n\ndata: {}\n\n'
+           b'data: {"choices":"x"}\n\ndata: [DONE]\n\n')
+    adapter, parts = adapt("chat", odd)
+    assert parts == [] and adapter.complete()
+
+
+# ---------------------------------------------------------------------------
+# Request building: bodies per API, headers, environment
+# ---------------------------------------------------------------------------
+
+def build(prompt="hi", env=None, **kw):
+    request, _ = oai_stream.build_request(prompt, env=env if env is not None else
+                                          {"OPENAI_API_KEY": KEY}, **kw)
+    return request
+
+
+def test_chat_body_and_headers():
+    r = build("hi", system="be brief", temperature=0.2, max_tokens=5, extra_body={"seed": 7})
+    assert r.url == "https://api.openai.com/v1/chat/completions"
+    assert r.body == {"model": oai_stream.DEFAULT_MODEL, "stream": True, "seed": 7,
+                      "messages": [{"role": "system", "content": "be brief"},
+                                   {"role": "user", "content": "hi"}],
+                      "temperature": 0.2, "max_completion_tokens": 5}
+    assert r.headers["Accept"] == "text/event-stream"
+    assert r.headers["User-Agent"] == "oai_stream/%s (Python %s)" % (
+        oai_stream.__version__, sys.version.split()[0])
+    assert KEY not in repr(r) and "...WXYZ" in repr(r)
+
+
+def test_max_tokens_maps_per_api_and_host():
+    local = {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}
+    assert build(max_tokens=3, env=local).body["max_tokens"] == 3
+    assert build(max_tokens=3, api="completions", env=local).body["max_tokens"] == 3
+    body = build(max_tokens=3, api="responses", system="sys", env=local).body
+    assert body["max_output_tokens"] == 3 and body["instructions"] == "sys"
+    assert body["input"] == "hi" and "messages" not in body
+
+
+def test_usage_asks_only_when_wanted():
+    assert "stream_options" not in build().body
+    assert build(usage=True).body["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in build(usage=True, api="responses").body
+
+
+def test_environment_like_the_official_sdk():
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://h:1/api/", "OPENAI_MODEL": "m1",
+           "OPENAI_ORG_ID": "org-1", "OPENAI_PROJECT_ID": "proj_1"}
+    r = build(env=env)
+    assert r.url == "http://h:1/api/chat/completions" and r.body["model"] == "m1"
+    assert r.headers["OpenAI-Organization"] == "org-1" and r.headers["OpenAI-Project"] == "proj_1"
+    assert build(env=env, model="m2", base_url="http://x:2/v1/chat/completions").url == \
+        "http://x:2/v1/chat/completions"
+
+
+def test_azure_environment():
+    env = {"AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com", "AZURE_OPENAI_API_KEY": KEY,
+           "OPENAI_API_VERSION": "2024-10-21"}
+    r = build(env=env, model="my-deploy")
+    assert r.url == ("https://res.openai.azure.com/openai/deployments/my-deploy/chat/completions"
+                     "?api-version=2024-10-21")
+    assert r.headers["api-key"] == KEY and r.api_key is None
+    del env["OPENAI_API_VERSION"]
+    assert build(env=env).url == "https://res.openai.azure.com/openai/v1/chat/completions"
+
+
+def test_no_key_for_openai_fails_but_local_servers_need_none():
+    with pytest.raises(oai_stream.ConfigError, match="set OPENAI_API_KEY"):
+        build(env={})
+    assert build(env={"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}).api_key is None
+
+
+def test_bad_base_url_and_api():
+    with pytest.raises(oai_stream.ConfigError, match="must be http"):
+        build(base_url="ftp://x")
+    with pytest.raises(oai_stream.ConfigError, match="unknown API"):
+        build(api="nope")
+
+
+# ---------------------------------------------------------------------------
+# CLI and library through real HTTP
+# ---------------------------------------------------------------------------
+
+def test_streams_answer_and_sends_the_right_request(server):
+    server.push(chat_reply(["Hel", "lo", " w\u00f6rld \U0001f600"]))
+    r = cli(server, "What", "is", "Python?")
+    assert (r.rc, r.text, r.err) == (0, "Hello w\u00f6rld \U0001f600\n", "")
+    req = server.last
+    assert req["method"] == "POST" and req["path"] == "/v1/chat/completions"
+    h = req["headers"]
+    assert h["authorization"] == "Bearer " + KEY
+    assert h["content-type"] == "application/json" and h["accept"] == "text/event-stream"
+    assert h["user-agent"].startswith("oai_stream/%s (Python 3." % oai_stream.__version__)
+    assert req["json"] == {"model": "test-model", "stream": True,
+                           "messages": [{"role": "user", "content": "What is Python?"}]}
+
+
+def test_newline_added_only_when_missing(server):
+    server.push(chat_reply(["line one\n"]), chat_reply([]))
+    assert cli(server, "x").out == b"line one\n"
+    r = cli(server, "x")
+    assert (r.rc, r.out) == (0, b"")
+
+
+def test_each_token_reaches_stdout_before_the_next_is_sent(server):
+    """The server sends a token and waits until the client's stdout shows it."""
+    tokens = ["alpha ", "beta ", "gamma ", "delta"]
+    gates = [Wait() for _ in tokens]
+    steps = [chat_chunk(role="assistant")]
+    for token, gate in zip(tokens, gates):
+        steps += [chat_chunk(token), gate]
+    steps += [chat_chunk(finish="stop"), b"data: [DONE]\n\n"]
+    server.push(sse_reply(*steps))
+    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url, "hi"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=clean_env())
+    seen = b""
+    try:
+        for token, gate in zip(tokens, gates):
+            while not seen.endswith(token.encode()):
+                ready, _, _ = select.select([proc.stdout], [], [], 5)
+                assert ready, "token %r not flushed; stdout so far %r" % (token, seen)
+                seen += os.read(proc.stdout.fileno(), 4096)
+            gate.set()
+        assert proc.wait(10) == 0
+        assert seen + proc.stdout.read() == b"alpha beta gamma delta\n"
+    finally:
+        proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_prompt_from_stdin_and_appended(server):
+    server.push(chat_reply(["a"]), chat_reply(["b"]), chat_reply(["c"]))
+    assert cli(server, stdin=b"from stdin\n").rc == 0
+    assert server.last["json"]["messages"][-1]["content"] == "from stdin"
+    cli(server, "Review this", stdin="diff --git \u00e9\n".encode())
+    assert server.last["json"]["messages"][-1]["content"] == "Review this\n\ndiff --git \u00e9"
+    cli(server, "-", stdin=b"dash")
+    assert server.last["json"]["messages"][-1]["content"] == "dash"
+
+
+def test_flags_shape_the_body_and_headers(server):
+    server.push(chat_reply(["ok"]))
+    r = cli(server, "-s", "sys", "-t", "0.5", "--max-tokens", "9", "-o", "seed=42", "-o",
+            "stop=[\"x\"]", "-o", "user=bob", "-o", "logit_bias={\"1\": -1}",
+            "-H", "X-Trace: abc", "-H", "OpenAI-Beta: v2", "q")
+    assert r.rc == 0
+    body = server.last["json"]
+    assert body["messages"][0] == {"role": "system", "content": "sys"}
+    assert (body["temperature"], body["max_tokens"], body["seed"], body["stop"], body["user"],
+            body["logit_bias"]) == (0.5, 9, 42, ["x"], "bob", {"1": -1})
+    assert server.last["headers"]["x-trace"] == "abc"
+    assert server.last["headers"]["openai-beta"] == "v2"
+
+
+def test_local_server_without_key_sends_no_authorization(server):
+    server.push(chat_reply(["ok"]))
+    r = run(["--base-url", server.url, "q"], env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 0 and "authorization" not in server.last["headers"]
+
+
+def test_openai_without_key_fails_fast():
+    r = run(["hello"], env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 2
+    assert r.err.startswith("oai_stream: no API key: set OPENAI_API_KEY") and r.out == b""
+
+
+def test_api_key_file(server, tmp_path):
+    path = tmp_path / "key"
+    path.write_text(KEY + "\n")
+    server.push(chat_reply(["ok"]), chat_reply(["ok"]))
+    env = clean_env(OPENAI_API_KEY=None)
+    assert run(["--base-url", server.url, "--api-key-file", str(path), "q"], env=env).rc == 0
+    assert server.last["headers"]["authorization"] == "Bearer " + KEY
+    env["OPENAI_API_KEY_FILE"] = str(path)
+    assert run(["--base-url", server.url, "q"], env=env).rc == 0
+    assert server.last["headers"]["authorization"] == "Bearer " + KEY
+    r = run(["--api-key-file", str(tmp_path / "missing"), "q"], env=env)
+    assert r.rc == 2 and "cannot read the API key file" in r.err
+
+
+def test_key_is_never_a_flag():
+    for args in (["--api-key", KEY, "q"], ["--api-key=" + KEY, "q"]):
+        r = run(args, env=clean_env(OPENAI_API_KEY=None))
+        assert r.rc == 2 and "never taken as a flag" in r.err
+
+
+def test_verbose_summary_redacts_the_key(server):
+    server.push(chat_reply(["ok"]))
+    r = cli(server, "-v", "-H", "api-key: " + KEY, "q")
+    assert r.rc == 0
+    assert "POST %s/chat/completions" % server.url in r.err
+    assert "Authorization: Bearer ...WXYZ" in r.err and "api-key: ...WXYZ" in r.err
+    assert "HTTP 200 text/event-stream" in r.err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-o", "novalue", "q"], "-o expects KEY=VALUE, got 'novalue'"),
+    (["-H", "bad header", "q"], "-H expects 'Name: value', got 'bad header'"),
+    (["--timeout", "0", "q"], "--timeout must be > 0"),
+    (["--api", "nope", "q"], "invalid choice: 'nope'"),
+    (["--temperature", "hot", "q"], "invalid float value: 'hot'"),
+    (["--base-url", "ftp://x", "q"], "base URL must be http:// or https://"),
+])
+def test_usage_errors_exit_2(args, message):
+    r = run(args)
+    assert r.rc == 2 and message in r.err and r.err.count("\n") == 1 and r.out == b""
+
+
+def test_no_prompt_is_a_usage_error():
+    r = run(["--base-url", "http://127.0.0.1:9/v1"], stdin=b"  \n")
+    assert r.rc == 2 and "no prompt" in r.err
+
+
+def test_version_and_help():
+    r = run(["--version"])
+    assert (r.rc, r.text) == (0, "oai_stream %s\n" % oai_stream.__version__)
+    r = run(["--help"])
+    assert r.rc == 0 and "examples:" in r.text and "exit codes:" in r.text
+    assert "git diff | oai_stream.py" in r.text
+
+
+def test_help_and_version_import_no_network_modules():
+    code = ("import sys, oai_stream; rc = oai_stream.main(['--version']);"
+            "print(sorted(m for m in ('urllib.request', 'ssl', 'http.client') if m in sys.modules))")
+    out = subprocess.check_output([PY, "-c", code], cwd=HERE, env=clean_env())
+    assert out.decode().splitlines()[-1] == "[]"
+
+
+def test_import_has_no_side_effects():
+    code = "import sys, oai_stream; sys.stdout.write('ok')"
+    proc = subprocess.Popen([PY, "-c", code], cwd=HERE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=clean_env())
+    out, err = proc.communicate(timeout=10)
+    assert (out, err) == (b"ok", b"")
+
+
+def test_library_stream_iterates_text(server):
+    server.push(chat_reply(["Hel", "lo"], usage={"prompt_tokens": 2, "completion_tokens": 2,
+                                                 "total_tokens": 4}))
+    answer = oai_stream.stream("hi", base_url=server.url, api_key=KEY, model="m", usage=True,
+                               headers={"X-A": "1"}, extra_body={"seed": 1}, timeout=5)
+    assert list(answer) == ["Hel", "lo"]
+    assert answer.finish_reason == "stop" and answer.usage["total_tokens"] == 4
+    assert server.last["json"]["seed"] == 1 and server.last["headers"]["x-a"] == "1"
+    assert KEY not in repr(answer)
+
+
+def test_library_errors_carry_status_code_and_message(server):
+    server.push(error_reply(404, "The model `nope` does not exist", code="model_not_found"))
+    with pytest.raises(oai_stream.APIError) as info:
+        oai_stream.stream("hi", base_url=server.url, api_key=KEY, model="nope")
+    err = info.value
+    assert (err.status, err.code, err.type, err.message) == (
+        404, "model_not_found", "invalid_request_error", "The model `nope` does not exist")
+    assert isinstance(err, oai_stream.OAIStreamError) and KEY not in str(err) + repr(err)
+
+
+def test_library_messages_history(server):
+    server.push(chat_reply(["ok"]))
+    history = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+               {"role": "user", "content": "c"}]
+    assert "".join(oai_stream.stream(messages=history, base_url=server.url, system="s")) == "ok"
+    assert server.last["json"]["messages"] == [{"role": "system", "content": "s"}] + history
