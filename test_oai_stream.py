@@ -923,3 +923,389 @@ def test_library_messages_history(server):
                {"role": "user", "content": "c"}]
     assert "".join(oai_stream.stream(messages=history, base_url=server.url, system="s")) == "ok"
     assert server.last["json"]["messages"] == [{"role": "system", "content": "s"}] + history
+
+
+# ---------------------------------------------------------------------------
+# Failure behaviour: every row of the README's table, through real sockets
+# ---------------------------------------------------------------------------
+
+def one_line(err):
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_http_error_status_prints_the_server_message(server):
+    server.push(error_reply(401, "Incorrect API key provided: sk-...WXYZ.", code="invalid_api_key"))
+    r = cli(server, "q")
+    assert r.rc == 1 and r.out == b""
+    assert one_line(r.err) == ("oai_stream: HTTP 401 (invalid_api_key, invalid_request_error): "
+                               "Incorrect API key provided: sk-...WXYZ.")
+    assert len(server.requests) == 1  # 401 is never retried
+
+
+def test_html_error_page_gives_a_sanitised_excerpt(server):
+    page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\x1b[31mnginx</body></html>"
+    server.push(json_reply(502, page, ctype="text/html"))
+    r = cli(server, "--retries", "0", "q")
+    assert r.rc == 1
+    assert one_line(r.err) == ("oai_stream: HTTP 502: Bad Gateway: '<html> <head><title>502 Bad "
+                               "Gateway</title></head> <body> [31mnginx</body></html>'")
+
+
+def test_huge_error_body_is_cut(server):
+    server.push(json_reply(400, b"x" * 3000000, ctype="text/plain"))
+    r = cli(server, "q")
+    assert r.rc == 1 and len(r.err) < 400 and "HTTP 400" in r.err
+
+
+def test_error_inside_stream_keeps_the_text(server):
+    server.push(sse_reply(chat_chunk("partial "), chat_chunk("answer"),
+                          b'data: {"error":{"message":"The server had an error","type":"server_error"}}\n\n'))
+    r = cli(server, "q")
+    assert r.rc == 1 and r.text == "partial answer\n"
+    assert one_line(r.err) == "oai_stream: error in stream (server_error): The server had an error"
+
+
+def test_named_error_event(server):
+    server.push(sse_reply(chat_chunk("so far"), b'event: error\ndata: {"error":{"message":"overloaded"}}\n\n'))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "so far\n") and "overloaded" in r.err
+
+
+def test_stream_closed_before_done_is_an_error(server):
+    server.push(sse_reply(chat_chunk("half an ans"), chunked=False))  # then the server closes
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "half an ans\n")
+    assert one_line(r.err) == "oai_stream: stream ended before the answer was complete"
+
+
+def test_finish_reason_without_done_is_complete(server):
+    server.push(sse_reply(chat_chunk("whole"), chat_chunk(finish="stop")))
+    r = cli(server, "q")
+    assert (r.rc, r.text, r.err) == (0, "whole\n", "")
+
+
+def test_close_delimited_body(server):
+    server.push(sse_reply(*chat_events(["no ", "chunking"]), chunked=False))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "no chunking\n")
+
+
+def test_content_length_body_split_across_events(server):
+    body = b"".join(chat_events(["sized"]))
+    server.push([head(chunked=False, length=len(body)) + body[:50], body[50:]])
+    assert cli(server, "q").text == "sized\n"
+
+
+def test_broken_chunked_encoding(server):
+    server.push([head(), chunk(chat_chunk("ok ")), b"zz\r\nnot hex\r\n"])
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "ok \n")
+    assert one_line(r.err).startswith("oai_stream: broken HTTP transfer")
+
+
+def test_chunk_cut_short(server):
+    server.push([head(), chunk(chat_chunk("ok ")), b"ff\r\ndata: {"])
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "ok \n") and "broken HTTP transfer" in r.err
+
+
+def test_connection_reset_mid_stream(server):
+    server.push([head(), chunk(chat_chunk("before reset")), Seen(), RESET])
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "before reset\n")
+    assert one_line(r.err) == "oai_stream: connection reset by the server in the middle of the stream"
+
+
+def test_invalid_json_event(server):
+    server.push(sse_reply(chat_chunk("kept"), b"data: {oops\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "kept\n")
+    assert one_line(r.err) == "oai_stream: invalid JSON in stream event: '{oops'"
+
+
+def test_unexpected_shape_event(server):
+    server.push(sse_reply(chat_chunk("kept"), b'data: "just a string"\n\n'))
+    r = cli(server, "q")
+    assert r.rc == 1 and "unexpected stream event (not a JSON object)" in r.err
+
+
+def test_invalid_utf8_is_replaced(server):
+    server.push(sse_reply(b'data: {"choices":[{"index":0,"delta":{"content":"a\xff\xfeb"}}]}\n\n',
+                          b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "a\ufffd\ufffdb\n")
+
+
+def test_html_page_with_200_captive_portal(server):
+    page = b"<!DOCTYPE html><html><body>Please log in to the hotel Wi-Fi</body></html>"
+    server.push(json_reply(200, page, ctype="text/html; charset=utf-8"))
+    r = cli(server, "q")
+    assert r.rc == 1
+    assert one_line(r.err) == ("oai_stream: expected an event stream, got 'text/html; charset=utf-8': "
+                               "'<!DOCTYPE html><html><body>Please log in to the hotel Wi-Fi</body></html>'")
+
+
+def test_stream_with_wrong_content_type_is_tolerated(server):
+    server.push(sse_reply(*chat_events(["fine"]), ctype="text/plain"))
+    assert cli(server, "q").text == "fine\n"
+
+
+@pytest.mark.parametrize("api,obj,text", [
+    ("chat", {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {
+        "role": "assistant", "content": "whole answer"}, "finish_reason": "stop"}]}, "whole answer"),
+    ("completions", {"choices": [{"text": "legacy", "index": 0, "finish_reason": "length"}]}, "legacy"),
+    ("responses", {"id": "r", "object": "response", "status": "completed", "output": [
+        {"type": "reasoning", "summary": []},
+        {"type": "message", "content": [{"type": "output_text", "text": "resp", "annotations": []}]}]},
+     "resp"),
+])
+def test_json_answer_instead_of_a_stream(server, api, obj, text):
+    server.push(json_reply(200, obj))
+    r = cli(server, "--api", api, "q")
+    assert (r.rc, r.text) == (0, text + "\n")
+
+
+def test_json_error_with_status_200(server):
+    server.push(json_reply(200, {"error": {"message": "bad things", "code": "x"}}))
+    r = cli(server, "q")
+    assert r.rc == 1 and one_line(r.err) == "oai_stream: error in stream (x): bad things"
+
+
+def test_empty_200_body(server):
+    server.push(sse_reply())
+    r = cli(server, "q")
+    assert r.rc == 1 and one_line(r.err) == "oai_stream: the server answered 200 but sent an empty body"
+
+
+def test_idle_timeout_before_the_answer(server):
+    server.push([HOLD], [HOLD], [HOLD])
+    start = time.monotonic()
+    r = cli(server, "--timeout", "0.3", "--retries", "0", "q")
+    assert r.rc == 1 and time.monotonic() - start < 5
+    assert one_line(r.err) == ("oai_stream: timed out connecting to http://127.0.0.1:%d or waiting "
+                               "for its answer (--timeout)" % server.port)
+
+
+def test_idle_timeout_mid_stream_keeps_the_text(server):
+    server.push([head(), chunk(chat_chunk("started")), HOLD])
+    r = cli(server, "--timeout", "0.3", "q")
+    assert (r.rc, r.text) == (1, "started\n")
+    assert one_line(r.err) == "oai_stream: no data from the server for 0.3 s (--timeout); the stream stalled"
+
+
+def test_slow_but_steady_stream_never_times_out(server):
+    """A byte every 0.1 s for 1.5 s, five times the 0.3 s timeout, with the events cut up."""
+    stream = b"".join(chat_events(["slow ", "and ", "steady"]))
+    pieces = [stream[i:i + len(stream) // 15 + 1] for i in range(0, len(stream), len(stream) // 15 + 1)]
+    steps = []
+    for p in pieces:
+        steps += [p, 0.1]
+    server.push(sse_reply(*steps))
+    r = cli(server, "--timeout", "0.3", "q")
+    assert (r.rc, r.text) == (0, "slow and steady\n")
+
+
+def rss_run(args, env=None):
+    # VmHWM is this process's own peak; ru_maxrss would include the forking parent's.
+    code = ("import sys, oai_stream; rc = oai_stream.main(sys.argv[1:]);"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0];"
+            "sys.stderr.write('MAXRSS=%d\\n' % int(hwm.split()[1])); sys.exit(rc)")
+    proc = subprocess.Popen([PY, "-c", code] + args, cwd=HERE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env or clean_env())
+    out, err = proc.communicate(timeout=60)
+    err = err.decode()
+    rss_kb = int(err.rsplit("MAXRSS=", 1)[1])
+    return proc.returncode, out, err.rsplit("MAXRSS=", 1)[0], rss_kb
+
+
+def test_line_without_end_is_bounded(server):
+    block = b"x" * 65536
+    server.push(sse_reply(b"data: " + block, *([block] * 400)))  # 26 MB, one line
+    rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
+    assert rc == 1 and one_line(err) == "oai_stream: event stream line exceeds the 16777216-byte limit"
+    assert rss < 120 * 1024, "peak RSS %d KiB" % rss
+
+
+def test_endless_comments_keep_memory_small(server):
+    block = b": keep-alive\n" * 5000
+    server.push(sse_reply(*([block] * 400 + chat_events(["survived"]))))  # 26 MB of comments
+    rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
+    assert (rc, out) == (0, b"survived\n")
+    assert rss < 60 * 1024, "peak RSS %d KiB" % rss
+
+
+def test_broken_pipe_ends_quietly(server):
+    steps = [chat_chunk(role="assistant")] + [chat_chunk("token%d " % i) for i in range(20000)]
+    server.push(sse_reply(*steps))
+    proc = subprocess.Popen("%s %s --base-url %s q | head -c 20" % (PY, MODULE, server.url),
+                            shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=clean_env(), executable="/bin/sh")
+    out, err = proc.communicate(timeout=30)
+    assert out == b"token0 token1 token2"[:20] and err == b""
+
+
+def sigint_run(server, args, marker):
+    """Start the CLI, wait for `marker` on stdout or stderr, send a real SIGINT."""
+    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url] + args, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=clean_env())
+    fd_out, fd_err = proc.stdout.fileno(), proc.stderr.fileno()
+    seen = {fd_out: b"", fd_err: b""}
+    try:
+        if isinstance(marker, Seen):  # the server reached a point of its script
+            assert marker.event.wait(10)
+            marker = lambda fd, data: True  # noqa: E731
+        while not any(marker(k, v) for k, v in seen.items()):
+            ready, _, _ = select.select(list(seen), [], [], 10)
+            assert ready, "marker not seen: %r" % seen
+            for fd in ready:
+                seen[fd] += os.read(fd, 65536)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    return proc.returncode, seen[fd_out] + out, (seen[fd_err] + err).decode()
+
+
+def test_ctrl_c_while_waiting_for_the_answer(server):
+    seen = Seen()
+    server.push([seen, HOLD])
+    rc, out, err = sigint_run(server, ["q"], seen)
+    assert rc == 130 and out == b"" and err == "oai_stream: interrupted\n"
+
+
+def test_ctrl_c_during_a_retry_wait(server):
+    server.push(error_reply(503, "busy", headers=[("Retry-After", "30")]))
+    rc, out, err = sigint_run(server, ["q"], lambda fd, data: b"retrying in" in data)
+    assert rc == 130 and "retrying in 30.0 s" in err and err.endswith("oai_stream: interrupted\n")
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_mid_stream_keeps_the_text(server):
+    server.push([head(), chunk(chat_chunk(role="assistant")), chunk(chat_chunk("kept text")), HOLD])
+    rc, out, err = sigint_run(server, ["q"], lambda fd, data: b"kept text" in data)
+    assert (rc, out, err) == (130, b"kept text\n", "oai_stream: interrupted\n")
+
+
+# ---------------------------------------------------------------------------
+# Retries: before any output only
+# ---------------------------------------------------------------------------
+
+def test_retries_5xx_then_succeeds(server):
+    server.push(error_reply(503, "busy", headers=[("retry-after-ms", "10")]),
+                error_reply(500, "oops", headers=[("Retry-After", "0")]), chat_reply(["ok"]))
+    r = cli(server, "-v", "q")
+    assert (r.rc, r.text) == (0, "ok\n") and len(server.requests) == 3
+    assert "HTTP 503 (invalid_request_error): busy; retrying in 0.0 s (retry 1 of 2)" in r.err
+    assert all(q["json"] == server.requests[0]["json"] for q in server.requests)
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+def test_retryable_statuses(server, status):
+    server.push(error_reply(status, "x", headers=[("Retry-After", "0")]), chat_reply(["ok"]))
+    assert cli(server, "q").rc == 0 and len(server.requests) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_not_retried(server, status):
+    server.push(error_reply(status, "no", headers=[("Retry-After", "0")]), chat_reply(["ok"]))
+    assert cli(server, "q").rc == 1 and len(server.requests) == 1
+
+
+def test_x_should_retry_overrides_the_status(server):
+    server.push(error_reply(400, "try again", headers=[("x-should-retry", "true"),
+                                                      ("retry-after-ms", "1")]), chat_reply(["ok"]))
+    assert cli(server, "q").rc == 0 and len(server.requests) == 2
+    server.push(error_reply(503, "do not", headers=[("x-should-retry", "false")]))
+    assert cli(server, "q").rc == 1 and len(server.requests) == 3
+
+
+def test_retries_give_up_after_n(server):
+    for _ in range(4):
+        server.push(error_reply(429, "slow down", code="rate_limit_exceeded",
+                                headers=[("retry-after-ms", "1")]))
+    r = cli(server, "--retries", "2", "q")
+    assert r.rc == 1 and len(server.requests) == 3
+    assert r.err.endswith("HTTP 429 (rate_limit_exceeded, invalid_request_error): slow down\n")
+    assert cli(server, "--retries", "0", "q").rc == 1 and len(server.requests) == 4
+
+
+def test_retry_after_http_date(server):
+    from email.utils import formatdate
+    server.push(error_reply(503, "later", headers=[("Retry-After", formatdate(time.time() - 5, usegmt=True))]),
+                chat_reply(["ok"]))
+    r = cli(server, "-v", "q")
+    assert r.rc == 0 and "retrying in 0.0 s" in r.err
+
+
+def test_retry_wait_is_announced_when_long(server):
+    server.push(error_reply(503, "busy", headers=[("Retry-After", "1.2")]), chat_reply(["ok"]))
+    r = cli(server, "q")
+    assert r.rc == 0 and one_line(r.err) == (
+        "oai_stream: HTTP 503 (invalid_request_error): busy; retrying in 1.2 s (retry 1 of 2)")
+
+
+def test_connection_refused_is_retried_then_reported():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    r = run(["--base-url", "http://127.0.0.1:%d/v1" % port, "-v", "q"])
+    assert r.rc == 1 and r.err.count("retrying in") == 2
+    assert r.err.endswith("oai_stream: connection refused by http://127.0.0.1:%d\n" % port)
+
+
+def test_never_retried_once_text_was_written(server):
+    server.push([head(), chunk(chat_chunk("once")), RESET], chat_reply(["twice"]))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "once\n") and len(server.requests) == 1
+
+
+# ---------------------------------------------------------------------------
+# Redirects: the key never leaves the origin, a POST never becomes a GET
+# ---------------------------------------------------------------------------
+
+def redirect(status, location):
+    return [head(status, None, chunked=False, length=0, headers=[("Location", location)])]
+
+
+def test_307_and_308_to_the_same_origin_are_followed(server):
+    server.push(redirect(307, "/v2/chat/completions"), redirect(308, server.url + "/x"),
+                chat_reply(["moved"]))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "moved\n")
+    assert [q["path"] for q in server.requests] == ["/v1/chat/completions", "/v2/chat/completions", "/v1/x"]
+    assert all(q["method"] == "POST" and q["headers"]["authorization"] == "Bearer " + KEY
+               and q["json"]["messages"][0]["content"] == "q" for q in server.requests)
+
+
+def test_redirect_to_another_host_is_refused():
+    other = FakeServer(host="127.0.0.2", default=chat_reply(["stolen"]))
+    server = FakeServer()
+    try:
+        server.push(redirect(307, other.url + "/chat/completions"))
+        r = cli(server, "q")
+        assert r.rc == 1 and other.requests == []
+        assert one_line(r.err) == ("oai_stream: server redirected (HTTP 307) to another origin, "
+                                   "%s/chat/completions; not following with your key. Use that URL "
+                                   "as --base-url if you trust it" % other.url)
+    finally:
+        other.close()
+        server.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_redirects_that_turn_post_into_get_are_refused(server, status):
+    server.push(redirect(status, "/elsewhere"))
+    r = cli(server, "q")
+    assert r.rc == 1 and len(server.requests) == 1
+    assert one_line(r.err) == ("oai_stream: server redirected (HTTP %d) to http://127.0.0.1:%d/elsewhere;"
+                               " not following: it would turn the POST into a GET. Use that URL as "
+                               "--base-url" % (status, server.port))
+
+
+def test_redirect_loop_stops(server):
+    server.default = redirect(307, "/v1/chat/completions")
+    r = cli(server, "q")
+    assert r.rc == 1 and "too many redirects" in r.err and len(server.requests) == 6
