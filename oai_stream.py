@@ -157,8 +157,11 @@ class SSEDecoder:
         self._cr = False  # the previous chunk ended in CR: a leading LF ends no line
         self._head = b""  # bytes held at stream start until the BOM question is settled
         self._started = False
+        self._error = None  # type: Optional[EventTooLarge]
 
     def feed(self, chunk: bytes) -> List[Event]:
+        if self._error:
+            raise self._error
         if not chunk:
             return []
         if not self._started:
@@ -185,20 +188,30 @@ class SSEDecoder:
             chunk = b"".join(self._tail)
             self._tail = []
         lines = chunk.split(b"\n")
-        if len(chunk) > self.max_size and max(map(len, lines)) > self.max_size:
-            raise EventTooLarge("event stream line exceeds the %d-byte limit" % self.max_size)
         tail = lines.pop()
+        self._tail_len = len(tail)
         if tail:
             self._tail.append(tail)
-        self._tail_len = len(tail)
-        if self._tail_len > self.max_size:
-            raise EventTooLarge("event stream line exceeds the %d-byte limit" % self.max_size)
-        return self._lines(lines)
+        if len(chunk) > self.max_size:  # only then can a line be over the limit
+            long = [i for i, line in enumerate(lines) if len(line) > self.max_size]
+            if long or self._tail_len > self.max_size:
+                self._error = EventTooLarge("event stream line exceeds the %d-byte limit"
+                                            % self.max_size)
+                del lines[long[0] if long else len(lines):]
+        events = self._lines(lines)
+        if self._error:  # events before the fault are still delivered
+            if events:
+                return events
+            raise self._error
+        return events
 
     def close(self) -> List[Event]:
-        """End of stream. An event not terminated by a blank line is discarded (WHATWG)."""
+        """End of stream. An event not terminated by a blank line is discarded (WHATWG).
+        Raises a size error that was held back to deliver the events before it."""
         self._tail, self._tail_len, self._data, self._data_len = [], 0, [], 0
         self._type = b""
+        if self._error:
+            raise self._error
         return []
 
     def _strip_bom(self, chunk: bytes) -> bytes:
@@ -218,7 +231,8 @@ class SSEDecoder:
                 data.append(value)
                 self._data_len += len(value) + 1
                 if self._data_len > self.max_size:
-                    raise EventTooLarge("event exceeds the %d-byte limit" % self.max_size)
+                    self._error = EventTooLarge("event exceeds the %d-byte limit" % self.max_size)
+                    break
             elif not line:  # blank line: dispatch
                 if data:
                     text = data[0] if len(data) == 1 else b"\n".join(data)
@@ -239,6 +253,10 @@ class SSEDecoder:
                 elif name == b"data":  # "data" with no colon: an empty data line
                     data.append(value)
                     self._data_len += len(value) + 1
+                    if self._data_len > self.max_size:
+                        self._error = EventTooLarge("event exceeds the %d-byte limit"
+                                                    % self.max_size)
+                        break
                 elif name == b"id":
                     if b"\0" not in value:
                         self.last_id = value.decode("utf-8", "replace")
@@ -676,6 +694,11 @@ def _network_error(reason: Any, url: str) -> NetworkError:
         exc = NetworkError("cannot resolve %s: %s" % (host, reason.strerror or reason))
     elif isinstance(reason, ConnectionRefusedError):
         exc = NetworkError("connection refused by %s" % host)
+    elif "Tunnel connection failed" in str(reason):
+        exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
+                           "user:password)" % (host, str(reason).split(": ", 1)[-1]))
+        exc.retryable = False  # type: ignore
+        return exc
     else:
         text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
         exc = NetworkError("cannot reach %s: %s" % (host, text))
@@ -755,8 +778,13 @@ class Stream:
             if self._json_parts is not None:
                 parts, self._json_parts = self._json_parts, None
             else:
-                for event in events:
-                    parts += feed(event)
+                try:
+                    for event in events:
+                        parts += feed(event)
+                except OAIStreamError:
+                    if parts:  # the text before the fault is delivered first
+                        yield parts
+                    raise
             if parts:
                 if self.first_token_time is None:
                     self.first_token_time = time.monotonic() - self.started
@@ -1208,16 +1236,18 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
 def _print_json(answer: Stream, out: Output) -> None:
     for events in answer.raw_events():
         lines = []
-        for event in events:
-            try:
-                data = json.loads(event.data)
-            except ValueError:
-                data = event.data
-            if event.event != "json":  # let the adapter see errors and the end
-                answer.adapter.feed(event)
-            lines.append(json.dumps({"event": event.event if event.event != "json" else None,
-                                     "data": data}, ensure_ascii=False) + "\n")
-        out.write("".join(lines))
+        try:
+            for event in events:
+                try:
+                    data = json.loads(event.data)
+                except ValueError:
+                    data = event.data
+                lines.append(json.dumps({"event": None if event.event == "json" else event.event,
+                                         "data": data}, ensure_ascii=False) + "\n")
+                if event.event != "json":  # the adapter sees errors and the end
+                    answer.adapter.feed(event)
+        finally:
+            out.write("".join(lines))
 
 
 def _report(answer: Stream, usage: bool, out: Output) -> None:

@@ -472,6 +472,17 @@ def test_decoder_limits_line_and_event_size():
     assert decode([b"data: " + b"x" * 90 + b"\n\n"], max_size=100) == [E("x" * 90)]
 
 
+def test_events_before_a_size_fault_are_delivered():
+    decoder = SSEDecoder(max_size=100)
+    assert decoder.feed(b"data: a\n\ndata: " + b"x" * 200 + b"\n\n") == [E("a")]
+    with pytest.raises(oai_stream.EventTooLarge):
+        decoder.close()
+    decoder = SSEDecoder(max_size=100)
+    assert decoder.feed(b"data: a\n\n" + b"data: " + b"y" * 60 + b"\ndata: " + b"z" * 60) == [E("a")]
+    with pytest.raises(oai_stream.EventTooLarge):
+        decoder.feed(b"\n\n")
+
+
 def decode_limited(pieces):
     return decode(pieces, max_size=100)
 
@@ -520,6 +531,7 @@ def test_fuzz_decoder_random_and_mutated_streams():
                 for p in pieces:
                     events += decoder.feed(p)
                     assert decoder._tail_len <= 64 and decoder._data_len <= 64 + 1
+                events += decoder.close()
                 outcomes.append(events)
                 assert all(isinstance(e, Event) and isinstance(e.data, str) for e in events)
             except oai_stream.EventTooLarge:
@@ -967,6 +979,12 @@ def test_error_inside_stream_keeps_the_text(server):
     assert one_line(r.err) == "oai_stream: error in stream (server_error): The server had an error"
 
 
+def test_error_in_the_same_read_as_text_keeps_the_text(server):
+    server.push(sse_reply(chat_chunk("in one read ") + b'data: {"error":{"message":"late"}}\n\n'))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "in one read \n") and "late" in r.err
+
+
 def test_named_error_event(server):
     server.push(sse_reply(chat_chunk("so far"), b'event: error\ndata: {"error":{"message":"overloaded"}}\n\n'))
     r = cli(server, "q")
@@ -1309,3 +1327,310 @@ def test_redirect_loop_stops(server):
     server.default = redirect(307, "/v1/chat/completions")
     r = cli(server, "q")
     assert r.rc == 1 and "too many redirects" in r.err and len(server.requests) == 6
+
+
+# ---------------------------------------------------------------------------
+# TLS: real handshakes with certificates made by the openssl command
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("certs"))
+
+    def ssl_cmd(*args):
+        subprocess.check_call(["openssl"] + list(args), cwd=d, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ssl_cmd("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650",
+            "-subj", "/CN=oai_stream test CA")
+    ssl_cmd("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
+    for name, san, days in (("good", "DNS:localhost,IP:127.0.0.1", "3650"),
+                            ("wronghost", "DNS:api.example.invalid", "3650"),
+                            ("expired", "DNS:localhost,IP:127.0.0.1", "-1")):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        ssl_cmd("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-set_serial", str(random.randint(1, 10 ** 9)), "-out", name + ".pem",
+                "-days", days, "-extfile", name + ".ext")
+    ssl_cmd("req", "-x509", *ec, "-keyout", "self.key", "-out", "self.pem", "-days", "3650",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    return d
+
+
+def tls_server(certs, name="good", key="srv.key"):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(certs, name + ".pem"), os.path.join(certs, key))
+    return FakeServer(tls=ctx, default=chat_reply(["secure"]))
+
+
+def test_tls_verified_with_ssl_cert_file(certs):
+    server = tls_server(certs)
+    try:
+        r = cli(server, "q", env=clean_env(SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
+        assert (r.rc, r.text) == (0, "secure\n")
+        assert server.last["headers"]["authorization"] == "Bearer " + KEY
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("name,key,why", [
+    ("self", "self.key", "self-signed certificate"),
+    ("good", "srv.key", "unable to get local issuer certificate"),  # CA not trusted
+    ("wronghost", "srv.key", "127.0.0.1"),
+    ("expired", "srv.key", "certificate has expired"),
+])
+def test_tls_failures_give_one_line_and_no_fallback(certs, name, key, why):
+    server = tls_server(certs, name, key)
+    try:
+        trust = None if name in ("self", "good") else os.path.join(certs, "ca.pem")
+        r = cli(server, "q", env=clean_env(SSL_CERT_FILE=trust))
+        assert r.rc == 1 and r.out == b"" and server.requests == []
+        line = one_line(r.err)
+        assert line.startswith("oai_stream: TLS certificate verification failed for "
+                               "https://127.0.0.1:%d: " % server.port), line
+        assert why in line and line.endswith("To trust a corporate CA, set SSL_CERT_FILE to its PEM file")
+        assert server.connections == 1  # not retried
+    finally:
+        server.close()
+
+
+# ---------------------------------------------------------------------------
+# Proxies: a real tinyproxy (make test-peers installs it), CONNECT for HTTPS
+# ---------------------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def tinyproxy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tinyproxy")
+    os.chmod(str(d), 0o777)  # tinyproxy drops to nobody when started as root
+    port = free_port()
+    log = d / "proxy.log"
+    conf = d / "tinyproxy.conf"
+    conf.write_text("Port %d\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nAllow 127.0.0.1\n"
+                    "BasicAuth proxyuser pr0xy-pw\nLogLevel Connect\nLogFile \"%s\"\n" % (port, log))
+    proc = subprocess.Popen(["tinyproxy", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:  # readiness: the port accepts connections
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "tinyproxy did not start"
+            time.sleep(0.02)
+    yield {"port": port, "log": log}
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.peer
+def test_https_through_tinyproxy_with_auth(certs, tinyproxy):
+    server = tls_server(certs)
+    try:
+        proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
+        r = cli(server, "q", env=clean_env(HTTPS_PROXY=proxy, SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
+        assert (r.rc, r.text) == (0, "secure\n")
+        assert "CONNECT 127.0.0.1:%d" % server.port in tinyproxy["log"].read_text()
+        assert "pr0xy-pw" not in r.err
+    finally:
+        server.close()
+
+
+@pytest.mark.peer
+def test_proxy_auth_failure_is_one_line(certs, tinyproxy):
+    server = tls_server(certs)
+    try:
+        proxy = "http://proxyuser:wrong-pw@127.0.0.1:%d" % tinyproxy["port"]
+        r = cli(server, "--retries", "0", "q", env=clean_env(HTTPS_PROXY=proxy))
+        assert r.rc == 1 and "wrong-pw" not in r.err
+        assert one_line(r.err) == ("oai_stream: the proxy refused the tunnel to https://127.0.0.1:%d: "
+                                   "401 Unauthorized (check HTTPS_PROXY and its user:password)"
+                                   % server.port)  # tinyproxy says 401 where RFC 9110 says 407
+        assert server.requests == []
+    finally:
+        server.close()
+
+
+@pytest.mark.peer
+def test_plain_http_through_tinyproxy(server, tinyproxy):
+    server.push(chat_reply(["proxied"]))
+    proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
+    r = cli(server, "q", env=clean_env(HTTP_PROXY=proxy))
+    assert (r.rc, r.text) == (0, "proxied\n")
+    assert "GET" not in tinyproxy["log"].read_text().split("POST %s/chat/completions" % server.url)[-1][:0]
+    assert "POST %s/chat/completions" % server.url in tinyproxy["log"].read_text()
+
+
+def test_no_proxy_bypasses_the_proxy(server):
+    server.push(chat_reply(["direct"]))
+    dead = "http://127.0.0.1:%d" % free_port()
+    r = cli(server, "q", env=clean_env(HTTP_PROXY=dead, HTTPS_PROXY=dead, NO_PROXY="127.0.0.1"))
+    assert (r.rc, r.text) == (0, "direct\n")
+
+
+# ---------------------------------------------------------------------------
+# APIs and features: completions, responses, reasoning, usage, JSON lines, chat
+# ---------------------------------------------------------------------------
+
+def test_completions_api(server):
+    server.push(sse_reply(
+        b'data: {"id":"cmpl-1","object":"text_completion","choices":[{"text":"Once","index":0,'
+        b'"logprobs":null,"finish_reason":null}]}\n\n',
+        b'data: {"id":"cmpl-1","object":"text_completion","choices":[{"text":" upon","index":0,'
+        b'"logprobs":null,"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"))
+    r = cli(server, "--api", "completions", "--max-tokens", "5", "-t", "0", "Tell")
+    assert (r.rc, r.text) == (0, "Once upon\n")
+    assert server.last["path"] == "/v1/completions"
+    assert server.last["json"] == {"model": "test-model", "prompt": "Tell", "stream": True,
+                                   "max_tokens": 5, "temperature": 0}
+
+
+def test_responses_api(server):
+    server.push(sse_reply(*responses_events(["Hel", "lo"])))
+    r = cli(server, "--api", "responses", "-s", "Be brief", "--max-tokens", "50", "Hi")
+    assert (r.rc, r.text, r.err) == (0, "Hello\n", "")
+    assert server.last["path"] == "/v1/responses"
+    assert server.last["json"] == {"model": "test-model", "stream": True, "instructions": "Be brief",
+                                   "input": "Hi", "max_output_tokens": 50}
+
+
+def test_responses_incomplete_keeps_text_and_says_why(server):
+    server.push(sse_reply(*responses_events(["cut"], status="incomplete", reason="max_output_tokens")))
+    r = cli(server, "--api", "responses", "Hi")
+    assert (r.rc, r.text) == (0, "cut\n")
+    assert one_line(r.err) == "oai_stream: the answer was cut short by the token limit (max_output_tokens)"
+
+
+def test_responses_failed_and_error_events(server):
+    server.push(sse_reply(*(responses_events(["so far"])[:-1] + [responses_event(
+        "response.failed", response={"status": "failed", "error": {"code": "server_error",
+                                                                   "message": "model crashed"}})])))
+    r = cli(server, "--api", "responses", "Hi")
+    assert (r.rc, r.text) == (1, "so far\n")
+    assert one_line(r.err) == "oai_stream: error in stream (server_error): model crashed"
+    server.push(sse_reply(responses_event("error", code="rate_limit_exceeded", message="slow", param=None)))
+    r = cli(server, "--api", "responses", "Hi")
+    assert r.rc == 1 and one_line(r.err) == "oai_stream: error in stream (rate_limit_exceeded): slow"
+
+
+def test_responses_without_terminal_event_is_truncated(server):
+    server.push(sse_reply(*responses_events(["trunc"])[:-1]))
+    r = cli(server, "--api", "responses", "Hi")
+    assert (r.rc, r.text) == (1, "trunc\n") and "stream ended before the answer was complete" in r.err
+
+
+def test_finish_reason_length_and_content_filter_notices(server):
+    server.push(chat_reply(["cut"], finish="length"), chat_reply(["filtered"], finish="content_filter"))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "cut\n")
+    assert one_line(r.err) == "oai_stream: the answer was cut short by the token limit (finish_reason: length)"
+    r = cli(server, "q")
+    assert r.rc == 0 and "content filter (finish_reason: content_filter)" in r.err
+
+
+def test_refusal_is_shown(server):
+    server.push(sse_reply(chat_chunk(role="assistant"), chat_chunk(refusal="I can't help with that."),
+                          chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "I can't help with that.\n")
+
+
+def test_reasoning_hidden_by_default_and_shown_on_stderr(server):
+    server.push(sse_reply(DEEPSEEK), sse_reply(DEEPSEEK))
+    r = cli(server, "q")
+    assert (r.rc, r.text, r.err) == (0, "4\n", "")
+    r = cli(server, "--reasoning", "q")
+    assert (r.rc, r.text) == (0, "4\n")
+    assert r.err == "[reasoning]\nThinking.\n[/reasoning]\n"
+
+
+def test_usage_line(server):
+    server.push(chat_reply(["a", "b"], usage={"prompt_tokens": 11, "completion_tokens": 2,
+                                              "total_tokens": 13}))
+    r = cli(server, "--usage", "q")
+    assert r.rc == 0 and server.last["json"]["stream_options"] == {"include_usage": True}
+    line = one_line(r.err)
+    assert line.startswith("oai_stream: usage: 11 prompt + 2 completion = 13 tokens; first token ")
+    assert " tokens/s" in line or line.endswith(" s")
+
+
+def test_usage_degrades_when_the_server_sends_none(server):
+    server.push(chat_reply(["a"]))
+    r = cli(server, "--usage", "q")
+    assert r.rc == 0
+    assert one_line(r.err).startswith("oai_stream: usage: not reported by the server; first token ")
+
+
+def test_responses_usage(server):
+    server.push(sse_reply(*responses_events(["x"])))
+    r = cli(server, "--api", "responses", "--usage", "q")
+    assert "usage: 9 prompt + 1 completion = 10 tokens" in r.err
+
+
+def test_json_lines(server):
+    server.push(sse_reply(b": comment\n\n", chat_chunk("Hi"), b"data: [DONE]\n\n"))
+    r = cli(server, "--json", "q")
+    assert r.rc == 0
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert [l["event"] for l in lines] == ["message", "message"]
+    assert lines[0]["data"]["choices"][0]["delta"]["content"] == "Hi" and lines[1]["data"] == "[DONE]"
+    server.push(sse_reply(*responses_events(["x"])))
+    r = cli(server, "--json", "--api", "responses", "q")
+    events = [json.loads(line)["event"] for line in r.text.splitlines()]
+    assert events[0] == "response.created" and events[-1] == "response.completed"
+
+
+def test_json_lines_report_stream_errors(server):
+    server.push(sse_reply(chat_chunk("a"), b'data: {"error":{"message":"bad"}}\n\n'))
+    r = cli(server, "--json", "q")
+    assert r.rc == 1 and len(r.text.splitlines()) == 2 and "bad" in r.err
+
+
+def echo_history(request):
+    messages = request["json"]["messages"]
+    return chat_reply(["reply %d" % len(messages)])
+
+
+def test_chat_mode_keeps_history(server):
+    server.default = echo_history
+    r = cli(server, "-i", "-s", "sys", stdin=b"first\n\nsecond\n/exit\nnever sent\n")
+    assert r.rc == 0 and r.text == "reply 2\nreply 4\n"
+    assert [m["content"] for m in server.last["json"]["messages"]] == [
+        "sys", "first", "reply 2", "second"]
+    assert len(server.requests) == 2 and ">>> " in r.err
+
+
+def test_chat_mode_ends_at_eof_and_survives_errors(server):
+    server.push(error_reply(400, "bad request"), chat_reply(["fine"]))
+    r = cli(server, "-i", stdin=b"one\ntwo\n")
+    assert r.rc == 0 and r.text == "fine\n" and "HTTP 400" in r.err
+    assert [m["content"] for m in server.last["json"]["messages"]] == ["two"]
+
+
+def test_chat_mode_ctrl_c_stops_the_answer_not_the_chat(server):
+    server.push([head(), chunk(chat_chunk("partial")), HOLD])
+    server.push(echo_history)
+    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url, "-i"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    try:
+        proc.stdin.write(b"first\n")
+        proc.stdin.flush()
+        out = b""
+        while b"partial" not in out:
+            ready, _, _ = select.select([proc.stdout], [], [], 10)
+            assert ready
+            out += os.read(proc.stdout.fileno(), 4096)
+        proc.send_signal(signal.SIGINT)
+        out2, err = proc.communicate(b"second\n/exit\n", timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and (out + out2) == b"partial\nreply 3\n"
+    assert b"answer stopped" in err and b"Traceback" not in err
+    assert [m["content"] for m in server.last["json"]["messages"]] == ["first", "partial", "second"]
