@@ -154,54 +154,89 @@ class SSEDecoder:
         self._data = []  # type: List[bytes]  # data lines of the event being built
         self._data_len = 0
         self._type = b""
-        self._cr = False  # the previous chunk ended in CR: a leading LF ends no line
         self._head = b""  # bytes held at stream start until the BOM question is settled
         self._started = False
+        self._cr = False  # the previous chunk ended in CR: a leading LF ends no line
         self._error = None  # type: Optional[EventTooLarge]
+        self._slow = True  # any of: not started, CR pending, error held back
 
     def feed(self, chunk: bytes) -> List[Event]:
-        if self._error:
-            raise self._error
-        if not chunk:
-            return []
-        if not self._started:
-            chunk = self._strip_bom(chunk)
-            if not chunk:
-                return []
-        if self._cr:
-            self._cr = False
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        if b"\r" in chunk:
+        if self._slow:
+            chunk = self._prepare(chunk)
+        if 13 in chunk:  # CR; an int test is a plain memchr, much faster than b"\r" in chunk
             # Normalise CRLF and lone CR to LF; a CR at the end already ends a line, and
             # the LF that may follow in the next chunk belongs to the same line ending.
-            self._cr = chunk[-1:] == b"\r"
+            if chunk[-1:] == b"\r":
+                self._cr = self._slow = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" not in chunk:
-            self._tail.append(chunk)
+        tail = self._tail
+        if 10 not in chunk:  # no LF: the middle of a line, kept for later
+            if chunk:
+                tail.append(chunk)
             self._tail_len += len(chunk)
             if self._tail_len > self.max_size:
                 raise EventTooLarge("event stream line exceeds the %d-byte limit" % self.max_size)
             return []
-        if self._tail:
-            self._tail.append(chunk)
-            chunk = b"".join(self._tail)
-            self._tail = []
-        lines = chunk.split(b"\n")
-        tail = lines.pop()
-        self._tail_len = len(tail)
         if tail:
-            self._tail.append(tail)
-        if len(chunk) > self.max_size:  # only then can a line be over the limit
-            long = [i for i, line in enumerate(lines) if len(line) > self.max_size]
-            if long or self._tail_len > self.max_size:
-                self._error = EventTooLarge("event stream line exceeds the %d-byte limit"
-                                            % self.max_size)
+            tail.append(chunk)
+            chunk = b"".join(tail)
+            del tail[:]
+        lines = chunk.split(b"\n")
+        last = lines.pop()
+        self._tail_len = len(last)
+        if last:
+            tail.append(last)
+        limit = self.max_size
+        if len(chunk) > limit:  # only then can a line be over the limit
+            long = [i for i, line in enumerate(lines) if len(line) > limit]
+            if long or self._tail_len > limit:
+                self._error = EventTooLarge("event stream line exceeds the %d-byte limit" % limit)
+                self._slow = True
                 del lines[long[0] if long else len(lines):]
-        events = self._lines(lines)
-        if self._error:  # events before the fault are still delivered
-            if events:
-                return events
+
+        # WHATWG 9.2.6 "interpret an event stream", one line at a time
+        events = []  # type: List[Event]
+        data, size = self._data, self._data_len
+        for line in lines:
+            if line[:5] == b"data:":  # the hot path: OpenAI streams are all data lines
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                data.append(value)
+                size += len(value) + 1
+                if size > limit:
+                    self._error = EventTooLarge("event exceeds the %d-byte limit" % limit)
+                    self._slow = True
+                    break
+            elif not line:  # blank line: dispatch
+                if data:
+                    value = data[0] if len(data) == 1 else b"\n".join(data)
+                    events.append(_new_event(Event, (
+                        self._type.decode("utf-8", "replace") if self._type else "message",
+                        value.decode("utf-8", "replace"), self.last_id, self.retry)))
+                    data = self._data = []
+                    size = 0
+                self._type = b""  # an empty data buffer resets the type too
+            elif line[:1] != b":":  # not a comment
+                name, _, value = line.partition(b":")
+                if value[:1] == b" ":
+                    value = value[1:]
+                if name == b"event":
+                    self._type = value
+                elif name == b"data":  # "data" with no colon: an empty data line
+                    data.append(value)
+                    size += len(value) + 1
+                    if size > limit:
+                        self._error = EventTooLarge("event exceeds the %d-byte limit" % limit)
+                        self._slow = True
+                        break
+                elif name == b"id":
+                    if 0 not in value:  # an id with NUL is ignored
+                        self.last_id = value.decode("utf-8", "replace")
+                elif name == b"retry":
+                    if value.isdigit():  # bytes.isdigit() is ASCII digits only
+                        self.retry = int(value)
+                # any other field is ignored
+        self._data_len = size
+        if self._error and not events:  # events before the fault are delivered first
             raise self._error
         return events
 
@@ -214,57 +249,26 @@ class SSEDecoder:
             raise self._error
         return []
 
-    def _strip_bom(self, chunk: bytes) -> bytes:
-        head = self._head + chunk
-        if len(head) < 3 and _BOM.startswith(head):
-            self._head = head  # could still be a BOM: wait for more
-            return b""
-        self._started, self._head = True, b""
-        return head[3:] if head.startswith(_BOM) else head
+    def _prepare(self, chunk: bytes) -> bytes:
+        """The rare cases: an error held back, a BOM at stream start, a CR pending."""
+        if self._error:
+            raise self._error
+        if not self._started:
+            head = self._head + chunk
+            if len(head) < 3 and _BOM.startswith(head):
+                self._head = head  # could still be a BOM: wait for more
+                return b""
+            self._started, self._head = True, b""
+            chunk = head[3:] if head.startswith(_BOM) else head
+        if self._cr and chunk:
+            self._cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        self._slow = self._cr or not self._started
+        return chunk
 
-    def _lines(self, lines: List[bytes]) -> List[Event]:
-        events = []  # type: List[Event]
-        data = self._data
-        for line in lines:
-            if line[:5] == b"data:":  # the hot path: OpenAI streams are all data lines
-                value = line[6:] if line[5:6] == b" " else line[5:]
-                data.append(value)
-                self._data_len += len(value) + 1
-                if self._data_len > self.max_size:
-                    self._error = EventTooLarge("event exceeds the %d-byte limit" % self.max_size)
-                    break
-            elif not line:  # blank line: dispatch
-                if data:
-                    text = data[0] if len(data) == 1 else b"\n".join(data)
-                    events.append(Event(
-                        self._type.decode("utf-8", "replace") if self._type else "message",
-                        text.decode("utf-8", "replace"), self.last_id, self.retry))
-                    data = self._data = []
-                    self._data_len = 0
-                self._type = b""  # an empty data buffer resets the type too
-            elif line[:1] == b":":
-                continue  # comment
-            else:
-                name, _, value = line.partition(b":")
-                if value[:1] == b" ":
-                    value = value[1:]
-                if name == b"event":
-                    self._type = value
-                elif name == b"data":  # "data" with no colon: an empty data line
-                    data.append(value)
-                    self._data_len += len(value) + 1
-                    if self._data_len > self.max_size:
-                        self._error = EventTooLarge("event exceeds the %d-byte limit"
-                                                    % self.max_size)
-                        break
-                elif name == b"id":
-                    if b"\0" not in value:
-                        self.last_id = value.decode("utf-8", "replace")
-                elif name == b"retry":
-                    if value.isdigit():  # bytes.isdigit() is ASCII digits only
-                        self.retry = int(value)
-                # any other field is ignored
-        return events
+
+_new_event = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 
 
 def iter_sse(chunks: Iterable[bytes], max_size: int = MAX_EVENT_SIZE) -> Iterator[Event]:

