@@ -5,7 +5,7 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' oai_stream.py)
 PIN = -c 'import sys; v = sys.version_info[:2]; print("7.0.1" if v < (3, 7) else "7.4.4" if v < (3, 8) else "8.3.5" if v < (3, 9) else "8.4.2")'
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
-PYTEST_FAST = -m "not peer and not real"
+PYTEST_FAST =
 
 .PHONY: demo test test-all test-peers test-real test-ci bench bench-quick version clean
 

@@ -689,6 +689,10 @@ def _network_error(reason: Any, url: str) -> NetworkError:
         detail = getattr(reason, "verify_message", None) or str(reason)
         exc = NetworkError("TLS certificate verification failed for %s: %s. To trust a corporate "
                            "CA, set SSL_CERT_FILE to its PEM file" % (host, detail))
+    elif isinstance(reason, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(reason):
+        # Python 3.6 says no more than this
+        exc = NetworkError("TLS certificate verification failed for %s: %s. To trust a corporate "
+                           "CA, set SSL_CERT_FILE to its PEM file" % (host, reason.reason or reason))
     elif isinstance(reason, ssl.SSLError):
         exc = NetworkError("TLS error with %s: %s" % (host, reason))
     elif isinstance(reason, socket.timeout) or "timed out" in str(reason):
@@ -1062,13 +1066,13 @@ class Output:
     def write(self, text: str) -> None:
         if not text:
             return
+        self.last = text[-1]  # first: a Ctrl-C right after the write must still see it
         if self.out is not None:
             self.out.write(text.encode("utf-8", "replace"))
             self.out.flush()
         else:
             self.text_out.write(text)
             self.text_out.flush()
-        self.last = text[-1]
 
     def reasoning(self, text: str, start: bool) -> None:
         if start != self.in_reasoning:
