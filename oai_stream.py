@@ -349,11 +349,12 @@ class ChatAdapter(Adapter):
             self.done = True
             return []
         obj = _parse_json(event.data)
-        if event.event == "error" or "error" in obj:
+        if "error" in obj or event.event == "error":
             raise _error_from(obj)
         if obj.get("usage"):
             self.usage = obj["usage"]
-        self.model = obj.get("model") or self.model
+        if self.model is None:
+            self.model = obj.get("model")
         choices = obj.get("choices")
         if not choices or not isinstance(choices, list):
             return []  # usage chunk, Azure's prompt_filter_results, keep-alive objects
@@ -377,8 +378,11 @@ class ChatAdapter(Adapter):
 
     def _parts(self, choice: Dict[str, Any], field: str) -> List[Part]:
         delta = choice.get(field)
-        if not isinstance(delta, dict):
+        if type(delta) is not dict:
             return []
+        text = delta.get("content")
+        if len(delta) == 1 and type(text) is str:  # the hot path: {"content": "..."}
+            return [_new_part(Part, (TEXT, text))] if text else []
         parts = []
         for key in ("reasoning_content", "reasoning"):  # DeepSeek/old vLLM, newer vLLM
             text = _text_of(delta.get(key))
@@ -479,16 +483,26 @@ class ResponsesAdapter(Adapter):
         return parts
 
 
+_new_part = tuple.__new__
+
 ADAPTERS = {"chat": ChatAdapter, "completions": CompletionsAdapter, "responses": ResponsesAdapter}
 CUT_REASONS = {"length", "content_filter", "max_output_tokens", "incomplete"}
 
 
+_scan_json = json.JSONDecoder().scan_once  # the C scanner, without loads()'s three frames
+
+
 def _parse_json(data: str) -> Dict[str, Any]:
     try:
-        obj = json.loads(data)
-    except ValueError:
-        raise ProtocolError("invalid JSON in stream event: %s" % _excerpt(data))
-    if not isinstance(obj, dict):
+        obj, end = _scan_json(data, 0)
+        if end != len(data) and data[end:].strip():
+            raise ValueError("extra data")
+    except (StopIteration, ValueError):  # StopIteration: no JSON value at the start
+        try:
+            obj = json.loads(data)  # leading white space is valid JSON; loads knows it
+        except ValueError:
+            raise ProtocolError("invalid JSON in stream event: %s" % _excerpt(data))
+    if type(obj) is not dict:
         raise ProtocolError("unexpected stream event (not a JSON object): %s" % _excerpt(data))
     return obj
 
@@ -559,7 +573,6 @@ _opener = None
 
 def _open(request: Request, notify: Any) -> Any:
     """POST the request and return the http.client response, retrying before any output."""
-    import random
     attempt = 0
     while True:
         try:
@@ -570,6 +583,7 @@ def _open(request: Request, notify: Any) -> Any:
             attempt += 1
             wait = getattr(exc, "retry_after", None)
             if wait is None:
+                import random
                 wait = min(0.5 * 2 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())
             wait = min(max(wait, 0.0), MAX_RETRY_WAIT)
             notify("%s; retrying in %.1f s (retry %d of %d)" % (exc, wait, attempt,
@@ -714,6 +728,84 @@ def _network_error(reason: Any, url: str) -> NetworkError:
     return exc
 
 
+class BodyFramer:
+    """HTTP/1.1 message body framing, sans-I/O: chunked (RFC 9112 7.1), Content-Length, or
+    delimited by the close. feed(raw bytes) -> body bytes; end() at EOF."""
+
+    def __init__(self, chunked: bool, length: Optional[int]) -> None:
+        self.chunked, self.left, self.done = chunked, length, False
+        self._buf = b""
+        self._state = "size"  # size, data, crlf, trailer
+        self.error = None  # type: Optional[ProtocolError]  # held back to deliver the body first
+
+    def feed(self, raw: bytes) -> bytes:
+        if not self.chunked:
+            if self.left is None:
+                return raw
+            raw = raw[:self.left]
+            self.left -= len(raw)
+            self.done = self.left == 0
+            return raw
+        if self.error:
+            raise self.error
+        buf, pos, out = self._buf + raw if self._buf else raw, 0, []
+        error = None
+        state, left, end = self._state, self.left or 0, len(buf)
+        while pos < end:
+            if state == "data":
+                piece = buf[pos:pos + left]
+                out.append(piece)
+                pos += len(piece)
+                left -= len(piece)
+                if left == 0:
+                    state = "crlf"
+            elif state == "crlf":
+                if end - pos < 2:
+                    break
+                if buf[pos:pos + 2] != b"\r\n":
+                    error = _broken("no CRLF after a chunk")
+                    break
+                pos += 2
+                state = "size"
+            else:  # a chunk-size line or a trailer line
+                eol = buf.find(b"\n", pos)
+                if eol < 0:
+                    if end - pos > 4096:
+                        error = _broken("chunk header too long")
+                    break
+                line = buf[pos:eol].rstrip(b"\r")
+                pos = eol + 1
+                if state == "trailer":
+                    if not line:
+                        self.done = True
+                        break
+                    continue
+                size = line.split(b";", 1)[0].strip(b" \t")
+                if not size or size.strip(b"0123456789abcdefABCDEF"):
+                    error = _broken("bad chunk size %r" % line[:20])
+                    break
+                left = int(size, 16)
+                state = "data" if left else "trailer"
+        self._buf, self._state, self.left = buf[pos:], state, left
+        if error:
+            if not out:
+                raise error
+            self.error = error
+        return b"".join(out)
+
+    def end(self) -> None:
+        """The connection closed: fine unless it cut a chunk or a sized body short."""
+        if self.error:
+            raise self.error
+        if self.chunked and (self._buf or self._state in ("data", "crlf")) or \
+                (not self.chunked and self.left):
+            raise _broken("the connection ended mid-message")
+
+
+def _broken(why: str) -> ProtocolError:
+    return ProtocolError("broken HTTP transfer (chunked encoding or length): " + why)
+
+
 def _stream_error(exc: BaseException, timeout: float) -> OAIStreamError:
     """Translate an exception raised while reading the body."""
     import socket
@@ -811,26 +903,34 @@ class Stream:
             self.close()
 
     def _sse_events(self) -> Iterator[List[Event]]:
-        decoder = SSEDecoder()
-        read1, adapter = self._response.read1, self.adapter
+        # One socket read at a time: fp.read1() returns what is buffered or what one recv()
+        # delivers, so every event in it is handed on at once, and no read waits for more.
+        # HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.
+        decoder, adapter = SSEDecoder(), self.adapter
+        body = BodyFramer(self._response.chunked, self._response.length)
+        read1 = self._response.fp.read1
         received = False
-        first = True
-        while True:
+        while not body.done:
+            if body.error:
+                raise body.error
             try:
-                chunk = read1(READ_SIZE)
+                raw = read1(READ_SIZE)
             except Exception as exc:
                 raise _stream_error(exc, self.request.timeout)
-            if not chunk:
+            if not raw:
+                body.end()  # raises if the connection ended inside an HTTP chunk
                 break
-            if first:
-                first = False
+            chunk = body.feed(raw)
+            if not chunk:
+                continue
+            if not received:
+                received = True
                 self._check_start(chunk)
-            received = True
             events = decoder.feed(chunk)
             if events:
                 yield events
-                if adapter.done and isinstance(adapter, ChatAdapter):
-                    break  # after [DONE] nothing is to come: don't wait for the close
+                if adapter.done:
+                    break  # nothing is to come after the terminal event: don't wait for a close
         decoder.close()
         if not adapter.complete():
             if not received:

@@ -541,6 +541,58 @@ def test_fuzz_decoder_random_and_mutated_streams():
 
 
 # ---------------------------------------------------------------------------
+# HTTP body framing (sans-I/O): chunked, sized and close-delimited
+# ---------------------------------------------------------------------------
+
+def unframe(pieces, chunked=True, length=None):
+    framer = oai_stream.BodyFramer(chunked, length)
+    out = b""
+    for p in pieces:
+        out += framer.feed(p)
+        if framer.done:
+            break
+    else:
+        framer.end()
+    return out, framer.done
+
+
+CHUNKED = b"5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\nTrailer: x\r\n\r\n"
+
+
+def test_chunked_framing_is_split_invariant():
+    assert unframe([CHUNKED]) == (b"hello world!", True)
+    for i in range(len(CHUNKED) + 1):
+        assert unframe([CHUNKED[:i], CHUNKED[i:]]) == (b"hello world!", True), i
+    assert unframe([CHUNKED[i:i + 1] for i in range(len(CHUNKED))]) == (b"hello world!", True)
+
+
+def test_sized_and_close_delimited_framing():
+    assert unframe([b"abc", b"defgh"], chunked=False, length=5) == (b"abcde", True)
+    assert unframe([b"abc", b"def"], chunked=False) == (b"abcdef", False)
+    with pytest.raises(oai_stream.ProtocolError, match="ended mid-message"):
+        unframe([b"abc"], chunked=False, length=5)
+
+
+@pytest.mark.parametrize("body,why", [
+    (b"zz\r\n", "bad chunk size"),
+    (b"+5\r\nhello\r\n", "bad chunk size"),
+    (b"5\r\nhelloXX", "no CRLF after a chunk"),
+    (b"5\r\nhel", "ended mid-message"),
+    (b"f" * 5000, "chunk header too long"),
+])
+def test_broken_chunked_framing(body, why):
+    with pytest.raises(oai_stream.ProtocolError, match=why):
+        unframe([body])
+
+
+def test_framing_delivers_the_body_before_a_fault():
+    framer = oai_stream.BodyFramer(True, None)
+    assert framer.feed(b"2\r\nok\r\nzz\r\n") == b"ok"
+    with pytest.raises(oai_stream.ProtocolError, match="bad chunk size"):
+        framer.feed(b"")
+
+
+# ---------------------------------------------------------------------------
 # Wire formats: real providers' chunk shapes through each adapter
 # ---------------------------------------------------------------------------
 

@@ -1,0 +1,303 @@
+"""make bench: oai_stream against the streaming clients people use, side by side in one run.
+
+Creates bench/.venv from bench/requirements.txt (the peers, pinned) when missing, starts the
+local benchmark server (bench/server.py), and measures every client interleaved
+(A B C ... A B C ...) over several rounds. Writes bench/results.md and bench/results.json.
+
+    python3 bench/run.py [--quick] [--rounds N]
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+VENV = os.path.join(HERE, ".venv")
+PY = os.path.join(VENV, "bin", "python")
+sys.path.insert(0, HERE)
+from server import BenchServer, Probe, expected_text, token  # noqa: E402
+
+
+def ensure_venv() -> None:
+    req = os.path.join(HERE, "requirements.txt")
+    stamp = os.path.join(VENV, ".requirements.sha256")
+    digest = hashlib.sha256(open(req, "rb").read()).hexdigest()
+    if os.path.exists(stamp) and open(stamp).read() == digest:
+        return
+    print("bench: creating bench/.venv with the peers (once)", file=sys.stderr)
+    subprocess.check_call([sys.executable, "-m", "venv", VENV])
+    subprocess.check_call([PY, "-m", "pip", "install", "-q", "-r", req])
+    with open(stamp, "w") as f:
+        f.write(digest)
+
+
+def clients(url: str, llm_dir: str):
+    """name -> function(model) -> argv. Every client runs on the bench venv's Python."""
+    c = os.path.join(HERE, "clients")
+    jq = ('if startswith("data: {") then (.[6:] | fromjson | .choices[0].delta.content // empty) '
+          'else empty end')
+    out = {
+        "oai_stream": lambda m: [PY, os.path.join(ROOT, "oai_stream.py"), "--base-url", url,
+                                 "-m", m, "hi"],
+        "requests+sseclient (tutorial)": lambda m: [PY, os.path.join(c, "tutorial.py"), m],
+        "httpx+httpx-sse": lambda m: [PY, os.path.join(c, "httpx_sse_client.py"), m],
+        "openai SDK": lambda m: [PY, os.path.join(c, "sdk.py"), m],
+        "llm CLI": lambda m: [os.path.join(VENV, "bin", "llm"), "prompt", "--no-log", "-m", m, "hi"],
+    }
+    if shutil.which("curl") and shutil.which("jq"):
+        out["curl | jq"] = lambda m: ["/bin/sh", "-c", (
+            "curl -sN %s/chat/completions -H 'Content-Type: application/json' -d '{\"model\":\"%s\","
+            "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true}' | "
+            "jq -j --unbuffered -R '%s'; echo") % (url, m, jq)]
+    out["floor (socket to stdout)"] = lambda m: [PY, os.path.join(c, "floor.py"), m]
+    return out
+
+
+def llm_config(url: str, models, directory: str) -> None:
+    with open(os.path.join(directory, "extra-openai-models.yaml"), "w") as f:
+        for m in models:
+            f.write("- model_id: %s\n  model_name: %s\n  api_base: \"%s\"\n" % (m, m, url))
+
+
+class Spawner:
+    """Runs clients from a small process so that wait4() reports each one's own peak RSS."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-S", "-I", os.path.join(HERE, "spawner.py")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     universal_newlines=True)
+        self.tmp = tempfile.mkdtemp(prefix="oai-bench-")
+
+    def run(self, argv, env):
+        out, err = os.path.join(self.tmp, "out"), os.path.join(self.tmp, "err")
+        self.proc.stdin.write(json.dumps({"argv": argv, "env": env, "stdout": out, "stderr": err}) + "\n")
+        self.proc.stdin.flush()
+        result = json.loads(self.proc.stdout.readline())
+        with open(out, "rb") as f:
+            result["out"] = f.read()
+        with open(err, "rb") as f:
+            result["err"] = f.read()[-500:].decode("utf-8", "replace")
+        return result
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def check(name: str, out: bytes, n: int) -> bool:
+    if name.startswith("floor"):
+        return out.count(b'"content":" t') == n  # raw bytes: every token went through
+    return out.decode("utf-8", "replace").rstrip("\n") == expected_text(n)
+
+
+def latency(argv, env, server: BenchServer, n: int):
+    """Per-token delivery latency: the server sends a token and waits until stdout shows it."""
+    probe = server.probe = Probe(n)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, env=env)
+    fd, buf, pos, i = proc.stdout.fileno(), b"", 0, 0
+    marks = [token(k).encode() for k in range(n)]
+    while i < n:
+        data = os.read(fd, 65536)
+        now = time.perf_counter()
+        if not data:
+            break
+        buf += data
+        while i < n:
+            at = buf.find(marks[i], pos)
+            if at < 0:
+                break
+            pos = at + len(marks[i])
+            probe.seen(i, now)
+            i += 1
+    proc.stdout.read()
+    proc.wait()
+    if i < n:
+        return None
+    return [(probe.seen_at[k] - probe.sent[k]) * 1e6 for k in range(5, n)]  # µs, after warm-up
+
+
+def med(values):
+    return statistics.median(values) if values else None
+
+
+def spread(values, scale=1.0, fmt="%.0f"):
+    if not values:
+        return "—"
+    v = [x * scale for x in values]
+    return (fmt + " (" + fmt + "–" + fmt + ")") % (statistics.median(v), min(v), max(v))
+
+
+def ratio(ours, theirs):
+    """Median over rounds of oai_stream's figure divided by the client's, same round."""
+    pairs = [a / b for a, b in zip(ours, theirs) if a and b]
+    return ("%.2f×" % statistics.median(pairs)) if pairs else "—"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="about a minute: fewer rounds, smaller sizes")
+    ap.add_argument("--rounds", type=int)
+    args = ap.parse_args()
+    ensure_venv()
+    rounds = args.rounds or (2 if args.quick else 5)
+    big_rss = 50000 if args.quick else 200000
+    rss_rounds = 1 if args.quick else 2
+    probe_n = 100 if args.quick else 300
+    decoder_mb = 10 if args.quick else 50
+
+    server = BenchServer()
+    llm_dir = tempfile.mkdtemp(prefix="oai-bench-llm-")
+    models = ["bench-n1", "bench-n20000", "bench-n1000", "bench-n%d" % big_rss,
+              "bench-probe-n%d" % probe_n]
+    llm_config(server.url, models, llm_dir)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "LANG": "C.UTF-8", "OPENAI_API_KEY": "unused-by-local-server", "LLM_USER_PATH": llm_dir,
+           "NO_PROXY": "*", "BENCH_URL": server.url}
+    table = clients(server.url, llm_dir)
+    names = list(table)
+    spawner = Spawner()
+    res = {name: {"cold_wall": [], "cold_cpu": [], "big_wall": [], "big_cpu": [], "big_rss": [],
+                  "lat": [], "rss_small": [], "rss_big": [], "wrong": []} for name in names}
+
+    def measure(name, model, n, wall_key, cpu_key=None, rss_key=None):
+        r = spawner.run(table[name](model), env)
+        if r["status"] != 0 or not check(name, r["out"], n):
+            res[name]["wrong"].append("%s: exit %s, %r..., %s" % (model, r["status"], r["out"][:80], r["err"][-200:]))
+            return
+        if wall_key:
+            res[name][wall_key].append(r["wall"])
+        if cpu_key:
+            res[name][cpu_key].append(r["cpu"])
+        if rss_key:
+            res[name][rss_key].append(r["maxrss_kb"] / 1024.0)
+
+    started = time.time()
+    for name in names:  # warm the page cache and the server's payload cache
+        spawner.run(table[name]("bench-n1"), env)
+    for rnd in range(rounds):
+        print("bench: round %d of %d" % (rnd + 1, rounds), file=sys.stderr)
+        for name in names:
+            measure(name, "bench-n1", 1, "cold_wall", "cold_cpu")
+        for name in names:
+            measure(name, "bench-n20000", 20000, "big_wall", "big_cpu", "big_rss")
+        for name in names:
+            samples = latency(table[name]("bench-probe-n%d" % probe_n), env, server, probe_n)
+            if samples is None:
+                res[name]["wrong"].append("latency probe: not every token was seen")
+            else:
+                res[name]["lat"].append(samples)
+    for rnd in range(rss_rounds):
+        print("bench: peak RSS, round %d of %d" % (rnd + 1, rss_rounds), file=sys.stderr)
+        for name in names:
+            measure(name, "bench-n1000", 1000, None, None, "rss_small")
+            measure(name, "bench-n%d" % big_rss, big_rss, None, None, "rss_big")
+    spawner.close()
+    server.close()
+    print("bench: decoders in-process (%d MB)" % decoder_mb, file=sys.stderr)
+    dec = json.loads(subprocess.check_output([PY, os.path.join(HERE, "decoders.py"),
+                                              str(decoder_mb), str(3 if not args.quick else 1)]))
+    shutil.rmtree(llm_dir, ignore_errors=True)
+    elapsed = time.time() - started
+    report(res, dec, names, rounds, big_rss, probe_n, elapsed, args.quick)
+    return 0
+
+
+def versions():
+    out = subprocess.check_output([PY, "-m", "pip", "freeze"], universal_newlines=True)
+    keep = ("openai==", "httpx==", "httpx-sse==", "sseclient-py==", "requests==", "llm==")
+    peers = [l for l in out.splitlines() if l.startswith(keep)]
+    for tool in ("curl", "jq"):
+        if shutil.which(tool):
+            v = subprocess.run([tool, "--version"], stdout=subprocess.PIPE, universal_newlines=True).stdout
+            peers.append(v.split("\n")[0].split(" (")[0])
+    return peers
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick):
+    oai = res["oai_stream"]
+    py = subprocess.check_output([PY, "-c", "import sys; print(sys.version.split()[0])"],
+                                 universal_newlines=True).strip()
+    lines = [
+        "Measured %s on %s, %d cores, Linux %s, CPython %s; %d rounds%s, interleaved; "
+        "median (min–max); ratio = oai_stream ÷ client, median of per-round ratios (< 1: "
+        "oai_stream is better). Peers: %s." % (
+            time.strftime("%Y-%m-%d"), cpu_model(), os.cpu_count(), platform.release(), py, rounds,
+            " (--quick)" if quick else "", ", ".join(versions())),
+        "",
+        "| client | 1-token wall ms | 1-token CPU ms | ratio wall | 20k tokens wall s | CPU s | tokens/s | ratio wall | ratio CPU | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        r = res[name]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, spread(r["cold_wall"], 1000), spread(r["cold_cpu"], 1000),
+            ratio(oai["cold_wall"], r["cold_wall"]),
+            spread(r["big_wall"], 1, "%.2f"), spread(r["big_cpu"], 1, "%.2f"),
+            "%.0f" % (20000 / med(r["big_wall"])) if r["big_wall"] else "—",
+            ratio(oai["big_wall"], r["big_wall"]), ratio(oai["big_cpu"], r["big_cpu"]),
+            spread(r["big_rss"], 1, "%.1f")))
+    lines += ["", "| client | latency p50 µs | latency p99 µs | ratio p50 | peak RSS 1k tokens MB | peak RSS %dk tokens MB | growth MB |" % (big_rss // 1000),
+              "|---|---|---|---|---|---|---|"]
+    for name in names:
+        r = res[name]
+        p50 = [statistics.median(s) for s in r["lat"]]
+        p99 = [sorted(s)[int(len(s) * 0.99) - 1] for s in r["lat"]]
+        o50 = [statistics.median(s) for s in oai["lat"]]
+        growth = (med(r["rss_big"]) - med(r["rss_small"])) if r["rss_big"] and r["rss_small"] else None
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            name, spread(p50), spread(p99), ratio(o50, p50), spread(r["rss_small"], 1, "%.1f"),
+            spread(r["rss_big"], 1, "%.1f"), "%.1f" % growth if growth is not None else "—"))
+    lines += ["", "Decoder alone, in-process, %.0f MB of OpenAI chunks (%d events):" % (
+        dec["bytes"] / 1e6, dec["events"]), "",
+        "| decoder | 16 KiB pieces MB/s | events/s | ÷ floor | 64-byte pieces MB/s | events/s | ÷ floor |",
+        "|---|---|---|---|---|---|---|"]
+    floor = dec["results"]["floor (split only)"]
+    for name, by_size in dec["results"].items():
+        cells = []
+        for size in ("16384", "64"):
+            runs = by_size[size]
+            if not all(x["ok"] for x in runs):
+                cells += ["WRONG OUTPUT", "", ""]
+                continue
+            mb = [x["mb_s"] for x in runs]
+            cells += [spread(mb, 1, "%.0f"), "%.0f" % med([x["events_s"] for x in runs]),
+                      "%.2f" % (med(mb) / med([x["mb_s"] for x in floor[size]]))]
+        lines.append("| %s | %s |" % (name, " | ".join(cells)))
+    wrong = {n: r["wrong"] for n, r in res.items() if r["wrong"]}
+    if wrong:
+        lines += ["", "Flagged (wrong output or failure, not timed):"]
+        for n, w in wrong.items():
+            lines.append("- %s: %d runs, e.g. %s" % (n, len(w), w[0]))
+    lines += ["", "Whole run: %.0f s." % elapsed]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(HERE, "results.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(HERE, "results.json"), "w") as f:
+        json.dump({"clients": res, "decoders": dec, "rounds": rounds, "quick": quick}, f)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
