@@ -1805,3 +1805,13 @@ def test_real_chat_mode_two_turns(real_server):
     r = run(["--base-url", real_server] + REAL + ["--max-tokens", "10", "-i"],
             stdin=b"My name is Ada.\nWhat is my name?\n/exit\n", env=clean_env(OPENAI_API_KEY=None))
     assert r.rc == 0 and r.text.count("\n") >= 2
+
+
+def test_plain_http_runs_load_no_ssl(server):
+    server.push(chat_reply(["ok"]))
+    code = ("import sys, oai_stream; rc = oai_stream.main(sys.argv[1:]);"
+            "sys.stderr.write('ssl loaded: %s' % (sys.modules.get('ssl') is not None)); sys.exit(rc)")
+    proc = subprocess.Popen([PY, "-c", code, "--base-url", server.url, "q"], cwd=HERE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (0, b"ok\n", b"ssl loaded: False")

@@ -162,6 +162,7 @@ def main() -> int:
     models = ["bench-n1", "bench-n20000", "bench-n1000", "bench-n%d" % big_rss,
               "bench-probe-n%d" % probe_n]
     llm_config(server.url, models, llm_dir)
+    server.prepare(models)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
            "LANG": "C.UTF-8", "OPENAI_API_KEY": "unused-by-local-server", "LLM_USER_PATH": llm_dir,
            "NO_PROXY": "*", "BENCH_URL": server.url}

@@ -85,6 +85,20 @@ class BenchServer:
         self._cache = {}  # type: Dict[str, bytes]
         threading.Thread(target=self._accept, daemon=True).start()
 
+    def prepare(self, models: List[str]) -> None:
+        """Build the payloads before timing starts."""
+        for model in models:
+            m = re.match(r"bench-n(\d+)$", model)
+            if m:
+                self._payload(model, int(m.group(1)))
+
+    def _payload(self, model: str, n: int) -> bytes:
+        payload = self._cache.get(model)
+        if payload is None:
+            payload = HEAD + b"".join(frame(e) for e in stream_events(model, n)) + b"0\r\n\r\n"
+            self._cache[model] = payload
+        return payload
+
     def close(self) -> None:
         self.sock.close()
 
@@ -124,10 +138,7 @@ class BenchServer:
                     time.sleep(pace)
                 conn.sendall(b"0\r\n\r\n")
             else:
-                payload = self._cache.get(model)
-                if payload is None:
-                    payload = HEAD + b"".join(frame(e) for e in stream_events(model, n)) + b"0\r\n\r\n"
-                    self._cache[model] = payload
+                payload = self._payload(model, n)
                 view = memoryview(payload)
                 for i in range(0, len(payload), 65536):
                     conn.sendall(view[i:i + 65536])
