@@ -55,7 +55,8 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_RETRIES = 2  # as the official SDK
 MAX_RETRY_WAIT = 60.0  # a Retry-After beyond this is capped: nobody watches a frozen CLI longer
 MAX_EVENT_SIZE = 16 * 1024 * 1024  # one SSE line or event; real events are < 100 KiB
-MAX_BODY_SIZE = 16 * 1024 * 1024  # a non-stream (JSON or error) body
+MAX_BODY_SIZE = 16 * 1024 * 1024  # a whole JSON answer where a stream was asked for
+MAX_ERROR_BODY = 1024 * 1024  # an error body: the message is in the first few hundred bytes
 MAX_REDIRECTS = 5
 READ_SIZE = 65536  # upper bound for one read1(): returns what one recv delivered
 
@@ -655,7 +656,7 @@ def _redirect_target(url: str, exc: Any) -> str:
 def _http_error(exc: Any) -> APIError:
     """An HTTP error status, with the server's JSON error message or a body excerpt."""
     try:
-        body = exc.read(MAX_BODY_SIZE)
+        body = exc.read(MAX_ERROR_BODY)
     except Exception:
         body = b""
     finally:

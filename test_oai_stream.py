@@ -789,6 +789,27 @@ def test_azure_environment():
     assert build(env=env).url == "https://res.openai.azure.com/openai/v1/chat/completions"
 
 
+def test_azure_through_the_cli(server):
+    server.push(chat_reply(["azure"]), chat_reply(["v1"]))
+    env = clean_env(OPENAI_API_KEY=None, AZURE_OPENAI_ENDPOINT="http://127.0.0.1:%d" % server.port,
+                    AZURE_OPENAI_API_KEY=KEY, OPENAI_API_VERSION="2024-10-21")
+    r = run(["-m", "my-deployment", "Hi"], env=env)
+    assert (r.rc, r.text) == (0, "azure\n")
+    assert server.last["path"] == "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+    assert server.last["headers"]["api-key"] == KEY and "authorization" not in server.last["headers"]
+    del env["OPENAI_API_VERSION"]
+    assert run(["-m", "my-deployment", "Hi"], env=env).text == "v1\n"
+    assert server.last["path"] == "/openai/v1/chat/completions"
+
+
+def test_org_and_project_headers(server):
+    server.push(chat_reply(["ok"]))
+    r = cli(server, "q", env=clean_env(OPENAI_ORG_ID="org-42", OPENAI_PROJECT_ID="proj_7"))
+    assert r.rc == 0
+    assert server.last["headers"]["openai-organization"] == "org-42"
+    assert server.last["headers"]["openai-project"] == "proj_7"
+
+
 def test_no_key_for_openai_fails_but_local_servers_need_none():
     with pytest.raises(oai_stream.ConfigError, match="set OPENAI_API_KEY"):
         build(env={})
@@ -1017,10 +1038,12 @@ def test_html_error_page_gives_a_sanitised_excerpt(server):
                                "Gateway</title></head> <body> [31mnginx</body></html>'")
 
 
-def test_huge_error_body_is_cut(server):
-    server.push(json_reply(400, b"x" * 3000000, ctype="text/plain"))
-    r = cli(server, "q")
-    assert r.rc == 1 and len(r.err) < 400 and "HTTP 400" in r.err
+def test_huge_error_body_is_cut_and_memory_stays_small(server):
+    block = b"<p>x</p>" * 8192
+    server.push([head(500, "text/html", chunked=False)] + [block] * 800)  # 52 MB, close-delimited
+    rc, out, err, rss = rss_run(["--base-url", server.url, "--retries", "0", "q"])
+    assert rc == 1 and one_line(err).startswith("oai_stream: HTTP 500: Internal Server Error: '<p>x</p>")
+    assert len(err) < 400 and rss < 60 * 1024, "peak RSS %d KiB" % rss
 
 
 def test_error_inside_stream_keeps_the_text(server):
@@ -1236,6 +1259,28 @@ def sigint_run(server, args, marker):
     finally:
         proc.kill()
     return proc.returncode, seen[fd_out] + out, (seen[fd_err] + err).decode()
+
+
+def test_ctrl_c_while_connecting():
+    """A listener with a full backlog: the client's connect() hangs until the SIGINT."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    try:
+        for _ in range(3):  # fill the accept queue; further SYNs are dropped
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(listener.getsockname())
+            fillers.append(f)
+        fake = FakeServer.__new__(FakeServer)
+        fake.host, fake.port, fake.tls = "127.0.0.1", listener.getsockname()[1], None
+        rc, out, err = sigint_run(fake, ["-v", "q"], lambda fd, data: b"POST http" in data)
+        assert rc == 130 and out == b"" and err.endswith("oai_stream: interrupted\n")
+    finally:
+        for f in fillers:
+            f.close()
+        listener.close()
 
 
 def test_ctrl_c_while_waiting_for_the_answer(server):
