@@ -346,11 +346,12 @@ class ChatAdapter(Adapter):
         return body
 
     def feed(self, event):
-        if event.data == "[DONE]":
+        data = event.data
+        if data == "[DONE]" or data[:1] != "{" and data.strip() == "[DONE]":
             self.done = True
             return []
-        obj = _parse_json(event.data)
-        if "error" in obj or event.event == "error":
+        obj = _parse_json(data)
+        if obj.get("error") or event.event == "error":
             raise _error_from(obj)
         if obj.get("usage"):
             self.usage = obj["usage"]
@@ -364,6 +365,9 @@ class ChatAdapter(Adapter):
             return []
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
+            groq = obj.get("x_groq")  # Groq's usage, before it adopted include_usage
+            if isinstance(groq, dict) and groq.get("usage") and not self.usage:
+                self.usage = groq["usage"]
         return self._parts(choice, "delta")
 
     def from_json(self, obj):
@@ -441,7 +445,7 @@ class ResponsesAdapter(Adapter):
         return body  # usage always arrives in response.completed
 
     def feed(self, event):
-        if event.data == "[DONE]":  # some compatible servers add it anyway
+        if event.data.strip() == "[DONE]":  # some compatible servers add it anyway
             return []
         obj = _parse_json(event.data)
         kind = obj.get("type") or event.event or ""
@@ -452,7 +456,7 @@ class ResponsesAdapter(Adapter):
             self._finish(response)
             if kind == "response.failed":
                 raise _error_from(response.get("error") or {"message": "response failed"})
-        elif kind == "error" or "error" in obj and not kind.startswith("response."):
+        elif kind == "error" or obj.get("error") and not kind.startswith("response."):
             obj = dict(obj)
             if obj.get("type") == "error":
                 del obj["type"]  # the event's type, not the error's
@@ -890,23 +894,18 @@ class Stream:
     def raw_events(self) -> Iterator[List[Event]]:
         """Per network read, the events it completed. Checks completeness at the end."""
         try:
-            if "json" in self.content_type:
-                yield [Event("json", self._read_body(), None, None)]
-                return
-            for events in self._sse_events():
+            for events in self._events():
                 yield events
         finally:
             self.elapsed = time.monotonic() - self.started
             self.close()
 
-    def _sse_events(self) -> Iterator[List[Event]]:
+    def _body(self) -> Iterator[bytes]:
         # One socket read at a time: fp.read1() returns what is buffered or what one recv()
         # delivers, so every event in it is handed on at once, and no read waits for more.
         # HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.
-        decoder, adapter = SSEDecoder(), self.adapter
         body = BodyFramer(self._response.chunked, self._response.length)
         read1 = self._response.fp.read1
-        received = False
         while not body.done:
             if body.error:
                 raise body.error
@@ -916,45 +915,57 @@ class Stream:
                 raise _stream_error(exc, self.request.timeout)
             if not raw:
                 body.end()  # raises if the connection ended inside an HTTP chunk
-                break
+                return
             chunk = body.feed(raw)
-            if not chunk:
-                continue
-            if not received:
-                received = True
-                self._check_start(chunk)
+            if chunk:
+                yield chunk
+
+    def _events(self) -> Iterator[List[Event]]:
+        chunks = self._body()
+        first = next(chunks, b"")
+        if not first:
+            raise ProtocolError("the server answered %d but sent an empty body" % self.status)
+        if self._is_json(first):
+            yield [Event("json", self._json_answer(first, chunks), None, None)]
+            return
+        decoder, adapter, chunk = SSEDecoder(), self.adapter, first
+        while True:
             events = decoder.feed(chunk)
             if events:
                 yield events
                 if adapter.done:
                     break  # nothing is to come after the terminal event: don't wait for a close
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
         decoder.close()
         if not adapter.complete():
-            if not received:
-                raise ProtocolError("the server answered %d but sent an empty body"
-                                    % self.status)
             if adapter.finish_reason and not isinstance(adapter, ResponsesAdapter):
                 return  # finished, only [DONE] missing: the answer is whole
             raise IncompleteStream("stream ended before the answer was complete")
 
-    def _check_start(self, chunk: bytes) -> None:
-        """Refuse an HTML page or other non-stream body, which a captive portal may send."""
-        if "event-stream" in self.content_type:
-            return
-        head = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")[:6]
+    def _is_json(self, first: bytes) -> bool:
+        """Decide by the first bytes, then the Content-Type: servers mislabel both ways. An
+        HTML page or other body, as a captive portal or a gateway sends, is refused."""
+        head = first.lstrip(b"\xef\xbb\xbf \t\r\n")[:6]
         if head[:5] in (b"data:", b"event", b"id:", b"retry") or head[:1] == b":":
-            return  # a stream with a wrong Content-Type: tolerated
+            return False
+        if "json" in self.content_type or head[:1] == b"{":
+            return True
+        if "event-stream" in self.content_type:
+            return False
         raise ProtocolError("expected an event stream, got %r: %s" % (
-            self.content_type or "no content type", _excerpt(chunk)))
+            self.content_type or "no content type", _excerpt(first)))
 
-    def _read_body(self) -> str:
-        try:
-            body = self._response.read(MAX_BODY_SIZE + 1)
-        except Exception as exc:
-            raise _stream_error(exc, self.request.timeout)
-        if len(body) > MAX_BODY_SIZE:
-            raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
-        text = body.decode("utf-8", "replace")
+    def _json_answer(self, first: bytes, rest: Iterator[bytes]) -> str:
+        """A whole JSON answer where a stream was asked for (some servers ignore stream)."""
+        parts, size = [first], len(first)
+        for chunk in rest:
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY_SIZE:
+                raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
+        text = b"".join(parts).decode("utf-8", "replace")
         try:
             obj = json.loads(text)
         except ValueError:

@@ -645,6 +645,9 @@ WIRE_CASES = [
     ("openrouter comments and blank keep-alives", "chat", OPENROUTER, "Hi", "stop"),
     ("groq x_groq", "chat", chat_chunk("G") + GROQ_LAST + b"data: [DONE]\n\n", "G", "stop"),
     ("content as a list of parts", "chat", LIST_CONTENT, "AB", None),
+    ("error null and DONE with spaces", "chat",
+     b'data: {"error":null,"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\ndata:  [DONE] \n\n',
+     "ok", None),
     ("other choices ignored", "chat",
      b'data: {"choices":[{"index":1,"delta":{"content":"no"}},{"index":0,"delta":{"content":"yes"}}]}\n\n'
      b'data: {"choices":[{"index":0,"delta":{"content":"!"}}]}\n\ndata: [DONE]\n\n', "!", None),
@@ -690,6 +693,8 @@ def test_refusals_are_kept():
 
 
 def test_usage_is_collected():
+    adapter, _ = adapt("chat", chat_chunk("G") + GROQ_LAST + b"data: [DONE]\n\n")
+    assert adapter.usage == {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
     adapter, _ = adapt("chat", DEEPSEEK)
     assert adapter.usage == {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14}
     adapter, _ = adapt("responses", b"".join(responses_events(["a"])))
@@ -1140,6 +1145,21 @@ def test_html_page_with_200_captive_portal(server):
                                "'<!DOCTYPE html><html><body>Please log in to the hotel Wi-Fi</body></html>'")
 
 
+def test_stream_labelled_json_is_still_streamed(server):
+    gate = Wait()
+    server.push(sse_reply(chat_chunk("first "), gate, *chat_events(["second"])[1:], ctype="application/json"))
+    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url, "q"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=clean_env())
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 5)
+        assert ready and os.read(proc.stdout.fileno(), 100) == b"first "  # before the rest is sent
+        gate.set()
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert (proc.returncode, out, err) == (0, b"second\n", b"")
+
+
 def test_stream_with_wrong_content_type_is_tolerated(server):
     server.push(sse_reply(*chat_events(["fine"]), ctype="text/plain"))
     assert cli(server, "q").text == "fine\n"
@@ -1508,6 +1528,19 @@ def free_port():
     return port
 
 
+def wait_for_port(port, proc, what, seconds):
+    """Readiness of a peer we started: its port accepts connections (polled, bounded)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            assert proc.poll() is None, "%s exited" % what
+            assert time.monotonic() < deadline, "%s did not start in %d s" % (what, seconds)
+            time.sleep(0.02)
+
+
 @pytest.fixture(scope="module")
 def tinyproxy(tmp_path_factory):
     d = tmp_path_factory.mktemp("tinyproxy")
@@ -1519,14 +1552,7 @@ def tinyproxy(tmp_path_factory):
                     "BasicAuth proxyuser pr0xy-pw\nLogLevel Connect\nLogFile \"%s\"\n" % (port, log))
     proc = subprocess.Popen(["tinyproxy", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:  # readiness: the port accepts connections
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "tinyproxy did not start"
-            time.sleep(0.02)
+    wait_for_port(port, proc, "tinyproxy", 10)
     yield {"port": port, "log": log}
     proc.terminate()
     proc.wait(10)
@@ -1755,15 +1781,7 @@ def real_server(tmp_path_factory):
                              "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = "http://127.0.0.1:%d/v1" % port
-    deadline = time.monotonic() + 180
-    while True:  # readiness: the port accepts connections
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            assert proc.poll() is None, "llama_cpp.server exited: see %s" % log.name
-            assert time.monotonic() < deadline, "llama_cpp.server did not start"
-            time.sleep(0.1)
+    wait_for_port(port, proc, "llama_cpp.server (log: %s)" % log.name, 180)
     "".join(oai_stream.stream("Hi", base_url=url, max_tokens=4, timeout=120))  # warm-up
     yield url
     proc.terminate()
