@@ -79,6 +79,7 @@ class ConfigError(OAIStreamError):
 
 class NetworkError(OAIStreamError):
     """Connection, TLS or transfer failure."""
+    retryable = True  # before any output; a TLS or proxy-auth failure will not heal by waiting
 
 
 class IdleTimeout(NetworkError):
@@ -115,7 +116,8 @@ class APIError(OAIStreamError):
     def __init__(self, message: str, status: Optional[int] = None, code: Optional[str] = None,
                  type: Optional[str] = None, retry_after: Optional[float] = None) -> None:
         self.status, self.code, self.type, self.message = status, code, type, message
-        self.retry_after = retry_after
+        self.retry_after = retry_after  # seconds, from Retry-After or retry-after-ms
+        self.should_retry = None  # type: Optional[bool]  # the server's x-should-retry
         head = "HTTP %d" % status if status else "error in stream"
         extra = ", ".join(x for x in (code, type) if x)
         super().__init__("%s%s: %s" % (head, " (%s)" % extra if extra else "", message))
@@ -583,7 +585,7 @@ def _open(request: Request, notify: Any) -> Any:
             if attempt >= request.retries or not _retryable(exc):
                 raise
             attempt += 1
-            wait = getattr(exc, "retry_after", None)
+            wait = exc.retry_after if isinstance(exc, APIError) else None
             if wait is None:
                 import random
                 wait = min(0.5 * 2 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())
@@ -595,14 +597,13 @@ def _open(request: Request, notify: Any) -> Any:
 
 def _retryable(exc: OAIStreamError) -> bool:
     if isinstance(exc, APIError):
-        if exc.should_retry is not None:  # type: ignore  # x-should-retry wins
-            return exc.should_retry  # type: ignore
+        if exc.should_retry is not None:  # x-should-retry wins, as in the official SDK
+            return exc.should_retry
         return exc.status in (408, 409, 429) or (exc.status or 0) >= 500
-    return getattr(exc, "retryable", False)
+    return isinstance(exc, NetworkError) and exc.retryable
 
 
 def _open_once(request: Request) -> Any:
-    import socket
     import urllib.error
     import urllib.request
 
@@ -632,9 +633,7 @@ def _open_once(request: Request) -> Any:
             raise _http_error(exc)
         except urllib.error.URLError as exc:
             raise _network_error(exc.reason, url)
-        except (socket.timeout, OSError) as exc:
-            raise _network_error(exc, url)
-        except Exception as exc:  # http.client raises its own: BadStatusLine, RemoteDisconnected
+        except Exception as exc:  # OSError, timeouts, http.client's BadStatusLine and kin
             raise _network_error(exc, url)
     raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
@@ -674,58 +673,61 @@ def _http_error(exc: Any) -> APIError:
     headers = exc.headers
     err.retry_after = _retry_after(headers)
     flag = (headers.get("x-should-retry") or "").strip().lower()
-    err.should_retry = {"true": True, "false": False}.get(flag)  # type: ignore
+    err.should_retry = {"true": True, "false": False}.get(flag)
     return err
 
 
 def _retry_after(headers: Any) -> Optional[float]:
     """Seconds to wait from retry-after-ms (OpenAI) or Retry-After (seconds or HTTP date)."""
-    try:
-        return float(headers.get("retry-after-ms")) / 1000.0
-    except (TypeError, ValueError):
-        pass
+    ms = _seconds(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000.0
     value = headers.get("retry-after")
-    if not value:
-        return None
+    if not value or _seconds(value) is not None:
+        return _seconds(value)
+    from email.utils import parsedate_tz, mktime_tz
+    parsed = parsedate_tz(value)
+    return max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
+
+
+def _seconds(text: Optional[str]) -> Optional[float]:
+    """A finite, non-negative number, or None (NaN, inf and garbage are ignored)."""
     try:
-        return float(value)
-    except ValueError:
-        from email.utils import parsedate_tz, mktime_tz
-        parsed = parsedate_tz(value)
-        return max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
+        value = float(text)  # type: ignore
+    except (TypeError, ValueError):
+        return None
+    return value if 0 <= value < float("inf") else None
 
 
 def _network_error(reason: Any, url: str) -> NetworkError:
     import socket
     import ssl
     host = "%s://%s:%d" % _origin(url)
-    if isinstance(reason, ssl.SSLCertVerificationError if hasattr(ssl, "SSLCertVerificationError")
-                  else ssl.CertificateError):
-        detail = getattr(reason, "verify_message", None) or str(reason)
+    text = str(reason)
+    verify = getattr(ssl, "SSLCertVerificationError", ssl.CertificateError)  # 3.7+
+    if isinstance(reason, (verify, ssl.CertificateError)) or (
+            isinstance(reason, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in text):
+        detail = getattr(reason, "verify_message", None) or getattr(reason, "reason", None) or text
         exc = NetworkError("TLS certificate verification failed for %s: %s. To trust a corporate "
                            "CA, set SSL_CERT_FILE to its PEM file" % (host, detail))
-    elif isinstance(reason, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(reason):
-        # Python 3.6 says no more than this
-        exc = NetworkError("TLS certificate verification failed for %s: %s. To trust a corporate "
-                           "CA, set SSL_CERT_FILE to its PEM file" % (host, reason.reason or reason))
     elif isinstance(reason, ssl.SSLError):
         exc = NetworkError("TLS error with %s: %s" % (host, reason))
-    elif isinstance(reason, socket.timeout) or "timed out" in str(reason):
+    elif "Tunnel connection failed" in text:
+        exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
+                           "user:password)" % (host, text.split(": ", 1)[-1]))
+    elif isinstance(reason, socket.timeout) or "timed out" in text:
         exc = IdleTimeout("timed out connecting to %s or waiting for its answer (--timeout)"
                           % host)
     elif isinstance(reason, socket.gaierror):
         exc = NetworkError("cannot resolve %s: %s" % (host, reason.strerror or reason))
     elif isinstance(reason, ConnectionRefusedError):
         exc = NetworkError("connection refused by %s" % host)
-    elif "Tunnel connection failed" in str(reason):
-        exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
-                           "user:password)" % (host, str(reason).split(": ", 1)[-1]))
-        exc.retryable = False  # type: ignore
-        return exc
     else:
-        text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
-        exc = NetworkError("cannot reach %s: %s" % (host, text))
-    exc.retryable = not isinstance(reason, (ssl.SSLError, ssl.CertificateError))  # type: ignore
+        exc = NetworkError("cannot reach %s: %s" % (
+            host, getattr(reason, "strerror", None) or text or type(reason).__name__))
+    # Waiting heals a refused or dropped connection, never a certificate or a proxy password.
+    exc.retryable = not (isinstance(reason, (ssl.SSLError, ssl.CertificateError))
+                         or "Tunnel connection failed" in text)
     return exc
 
 
@@ -830,15 +832,15 @@ def _stream_error(exc: BaseException, timeout: float) -> OAIStreamError:
 class Stream:
     """An open streaming answer. Iterate it for text deltas (answer and refusal text).
 
-    `batches()` yields, per network read, the list of Parts that read completed, with
-    reasoning included; `events()`-level access is `raw_events()`. After the end:
-    `finish_reason`, `usage`, `model`, `first_token_time`, `elapsed`.
+    `batches()` yields, per network read, the Parts that read completed, reasoning included;
+    `raw_events()` yields the SSE events themselves. After the end: `finish_reason`, `cut`,
+    `usage`, `model`, `first_token_time` and `elapsed` (seconds).
     """
 
     def __init__(self, request: Request, adapter: Adapter, notify: Any = None) -> None:
         self.request, self.adapter = request, adapter
         self.started = time.monotonic()
-        self.first_token_time = None  # type: Optional[float]  # seconds to first token
+        self.first_token_time = None  # type: Optional[float]
         self.elapsed = None  # type: Optional[float]
         self._json_parts = None  # type: Optional[List[Part]]  # a non-stream JSON answer
         self._response = _open(request, notify or (lambda message, wait: None))
@@ -873,29 +875,34 @@ class Stream:
         self._response.close()
 
     def batches(self) -> Iterator[List[Part]]:
-        feed = self.adapter.feed
-        for events in self.raw_events():
-            parts = []  # type: List[Part]
-            if self._json_parts is not None:
-                parts, self._json_parts = self._json_parts, None
-            else:
-                try:
-                    for event in events:
-                        parts += feed(event)
-                except OAIStreamError:
-                    if parts:  # the text before the fault is delivered first
-                        yield parts
-                    raise
+        for _, parts in self._parsed():
             if parts:
-                if self.first_token_time is None:
-                    self.first_token_time = time.monotonic() - self.started
                 yield parts
 
     def raw_events(self) -> Iterator[List[Event]]:
-        """Per network read, the events it completed. Checks completeness at the end."""
+        """Per network read, its events (a JSON answer comes as one Event of type "json")."""
+        for events, _ in self._parsed():
+            yield events
+
+    def _parsed(self) -> Iterator[Tuple[List[Event], List[Part]]]:
+        """Events and their Parts per network read; each event goes through the adapter once.
+        On an error event, what came before it is yielded first, then the error raised."""
+        feed = self.adapter.feed
         try:
             for events in self._events():
-                yield events
+                parts = []  # type: List[Part]
+                if self._json_parts is not None:
+                    parts, self._json_parts = self._json_parts, None
+                else:
+                    try:
+                        for event in events:
+                            parts += feed(event)
+                    except OAIStreamError:
+                        yield events, parts
+                        raise
+                if parts and self.first_token_time is None:
+                    self.first_token_time = time.monotonic() - self.started
+                yield events, parts
         finally:
             self.elapsed = time.monotonic() - self.started
             self.close()
@@ -1167,6 +1174,9 @@ class Output:
         self.out = getattr(out, "buffer", None)
         self.text_out = out
         self.err = err
+        self.err_bytes = getattr(err, "buffer", None)
+        self.secrets = [k for k in (os.environ.get("OPENAI_API_KEY"),
+                                    os.environ.get("AZURE_OPENAI_API_KEY")) if k]
         self.last = ""  # last character written to stdout
         self.in_reasoning = False
         self.color = hasattr(err, "isatty") and err.isatty() and not os.environ.get("NO_COLOR")
@@ -1192,11 +1202,29 @@ class Output:
         if text:
             self.note(text, raw=True)
 
+    def protect(self, request: "Request") -> None:
+        """Every secret of the request is scrubbed from every message (defence in depth)."""
+        for name, value in request.headers.items():
+            if name.lower() in ("authorization", "api-key"):
+                self.secrets += [value, value.split()[-1]]
+        if request.api_key:
+            self.secrets.append(request.api_key)
+
     def note(self, message: str, raw: bool = False) -> None:
+        if not raw:
+            for secret in self.secrets:
+                if len(secret) >= 4:
+                    message = message.replace(secret, _redact_key(secret))
         if not raw and self.last and self.last != "\n" and self.err_is_out():
             message = "\n" + message
-        self.err.write(message if raw else "oai_stream: %s\n" % message)
-        self.err.flush()
+        message = message if raw else "oai_stream: %s\n" % message
+        if self.err_bytes is not None:  # UTF-8 too: reasoning is model text
+            self.err.flush()
+            self.err_bytes.write(message.encode("utf-8", "replace"))
+            self.err_bytes.flush()
+        else:
+            self.err.write(message)
+            self.err.flush()
 
     def err_is_out(self) -> bool:
         try:
@@ -1215,7 +1243,6 @@ class Output:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit code."""
     out = Output(sys.stdout, sys.stderr)
-    key = None  # type: Optional[str]
     try:
         argv = sys.argv[1:] if argv is None else argv
         if any(a == "--api-key" or a.startswith("--api-key=") for a in argv):
@@ -1238,21 +1265,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         stdin_tty = sys.stdin is not None and sys.stdin.isatty()
         if args.interactive or (not args.prompt and stdin_tty):
             request, _ = build_request("", **settings)  # validates the settings early
-            key = request.api_key
+            out.protect(request)
             return _chat(args, settings, out)
         prompt = _read_prompt(args.prompt, stdin_tty)
         request, adapter = build_request(prompt, **settings)
-        key = request.api_key or headers.get("api-key")
+        out.protect(request)
         return _run(request, adapter, args, out)
     except UsageError as exc:
         out.note("%s (see --help)" % exc)
         return EXIT_USAGE
     except ConfigError as exc:
-        out.note(_redact(str(exc), key))
+        out.note(str(exc))
         return EXIT_USAGE
     except OAIStreamError as exc:
-        out.finish()
-        out.note(_redact(str(exc), key))
+        _quiet(out.finish)  # the text so far stays, ended by a newline
+        _quiet(lambda: out.note(str(exc)))
         return EXIT_FAILURE
     except KeyboardInterrupt:
         _quiet(out.finish)
@@ -1271,48 +1298,26 @@ def _quiet(action: Any) -> None:
         pass
 
 
-def _redact(message: str, key: Optional[str]) -> str:
-    """Defence in depth: no message ever carries the key."""
-    for secret in (key, os.environ.get("OPENAI_API_KEY"), os.environ.get("AZURE_OPENAI_API_KEY")):
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, _redact_key(secret))
-    return message
-
-
 def _read_prompt(words: List[str], stdin_tty: bool) -> str:
+    """Words joined by spaces; stdin too when it is piped or asked for with '-' (after a
+    blank line when both are given, as in `git diff | oai_stream.py "Review this"`)."""
     prompt = " ".join(w for w in words if w != "-")
     if not words or "-" in words or not stdin_tty:
-        piped = "" if stdin_tty and words and "-" not in words else _read_stdin(words)
-        if piped:
-            prompt = prompt + "\n\n" + piped if prompt else piped
+        data = getattr(sys.stdin, "buffer", sys.stdin).read() if sys.stdin else b""
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", "replace")
+        data = data.rstrip("\n")
+        if data:
+            prompt = prompt + "\n\n" + data if prompt else data
     if not prompt.strip():
         raise UsageError("no prompt: give one as arguments or on stdin")
     return prompt
 
 
-def _read_stdin(words: List[str]) -> str:
-    if sys.stdin is None:
-        return ""
-    if words and "-" not in words:
-        # Prompt words given and stdin is not a terminal: append stdin only if it has data
-        # (an inherited empty or closed stdin, as under cron, must not block forever).
-        try:
-            import select
-            ready, _, _ = select.select([sys.stdin], [], [], 0)
-            if not ready:
-                return ""
-        except (OSError, ValueError, ImportError):
-            pass
-    data = getattr(sys.stdin, "buffer", sys.stdin).read()
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", "replace")
-    return data.rstrip("\n")
-
-
 def _notify_retry(verbose: bool, out: Output) -> Any:
     def notify(message: str, wait: float) -> None:
         if verbose or wait > 1.0:
-            out.note(_redact(message, None))
+            out.note(message)
     return notify
 
 
@@ -1367,18 +1372,14 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
 def _print_json(answer: Stream, out: Output) -> None:
     for events in answer.raw_events():
         lines = []
-        try:
-            for event in events:
-                try:
-                    data = json.loads(event.data)
-                except ValueError:
-                    data = event.data
-                lines.append(json.dumps({"event": None if event.event == "json" else event.event,
-                                         "data": data}, ensure_ascii=False) + "\n")
-                if event.event != "json":  # the adapter sees errors and the end
-                    answer.adapter.feed(event)
-        finally:
-            out.write("".join(lines))
+        for event in events:
+            try:
+                data = json.loads(event.data)
+            except ValueError:
+                data = event.data
+            lines.append(json.dumps({"event": None if event.event == "json" else event.event,
+                                     "data": data}, ensure_ascii=False) + "\n")
+        out.write("".join(lines))
 
 
 def _report(answer: Stream, usage: bool, out: Output) -> None:
@@ -1482,7 +1483,7 @@ def _chat(args: Any, settings: Dict[str, Any], out: Output) -> int:
             out.note("answer stopped")
         except OAIStreamError as exc:
             out.finish()
-            out.note(_redact(str(exc), request.api_key))
+            out.note(str(exc))
         if text:
             history.append({"role": "assistant", "content": "".join(text)})
         else:

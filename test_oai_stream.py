@@ -1878,3 +1878,26 @@ def test_plain_http_runs_load_no_ssl(server):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, out, err) == (0, b"ok\n", b"ssl loaded: False")
+
+
+def test_library_raw_events_and_context_manager(server):
+    server.push(chat_reply(["a", "b"]), sse_reply(chat_chunk("x"), b'data: {"error":{"message":"e"}}\n\n'))
+    with oai_stream.stream("hi", base_url=server.url) as answer:
+        events = [e for batch in answer.raw_events() for e in batch]
+    assert events[-1] == Event("message", "[DONE]", None, None) and answer.finish_reason == "stop"
+    got = []
+    with pytest.raises(oai_stream.APIError, match="error in stream: e"):
+        for text in oai_stream.stream("hi", base_url=server.url):
+            got.append(text)
+    assert got == ["x"]
+
+
+def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
+    server.push(error_reply(401, "bad key " + KEY), error_reply(401, "bad key " + KEY))
+    path = tmp_path / "key"
+    path.write_text(KEY)
+    env = clean_env(OPENAI_API_KEY=None)
+    r = run(["--base-url", server.url, "--api-key-file", str(path), "q"], env=env)
+    assert r.rc == 1 and one_line(r.err) == "oai_stream: HTTP 401 (invalid_request_error): bad key ...WXYZ"
+    r = run(["--base-url", server.url, "-H", "Authorization: Bearer " + KEY, "q"], env=env)
+    assert r.rc == 1 and r.err.endswith("bad key ...WXYZ\n")  # run() checks every output for KEY
