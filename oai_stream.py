@@ -1353,9 +1353,11 @@ def _run(request: Request, adapter: Adapter, args: Any, out: Output) -> int:
     return EXIT_OK
 
 
-def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
+def _print_text(answer: Stream, show_reasoning: bool, out: Output,
+                keep: Optional[List[str]] = None) -> None:
+    """The answer to stdout, one write and one flush per network read; `keep` collects it."""
     for batch in answer.batches():
-        text = []
+        text = []  # type: List[str]
         for kind, piece in batch:
             if kind == REASONING:
                 if show_reasoning:
@@ -1366,7 +1368,9 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
                 text = []
                 out.reasoning("", False)
             text.append(piece)
-        out.write("".join(text))  # one write and one flush per network read
+        if keep is not None:
+            keep += text
+        out.write("".join(text))
 
 
 def _print_json(answer: Stream, out: Output) -> None:
@@ -1430,11 +1434,12 @@ def _describe(request: Request, out: Output) -> None:
 
 def _chat(args: Any, settings: Dict[str, Any], out: Output) -> int:
     """A conversation: history kept, Ctrl-C stops the answer, /exit or Ctrl-D leaves."""
-    try:
-        import readline  # noqa: F401  line editing and history where the platform has it
-    except ImportError:
-        pass
     tty = sys.stdin.isatty() and sys.stdout.isatty()
+    if tty:
+        try:
+            import readline  # noqa: F401  line editing and history where the platform has it
+        except ImportError:
+            pass
     history = []  # type: List[Dict[str, str]]
     out.note("chat with %s; /exit or Ctrl-D to leave, Ctrl-C stops an answer"
              % (settings["model"] or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL))
@@ -1442,11 +1447,12 @@ def _chat(args: Any, settings: Dict[str, Any], out: Output) -> int:
         try:
             if tty:
                 line = input(">>> ")
-            else:
+            else:  # one turn per line, UTF-8 whatever the locale
                 out.note(">>> ", raw=True)
-                line = sys.stdin.readline()
-                if not line:
+                raw = sys.stdin.buffer.readline()
+                if not raw:
                     raise EOFError
+                line = raw.decode("utf-8", "replace")
         except EOFError:
             out.note("\n", raw=True)
             return EXIT_OK
@@ -1464,16 +1470,7 @@ def _chat(args: Any, settings: Dict[str, Any], out: Output) -> int:
         answer = None
         try:
             answer = Stream(request, adapter, _notify_retry(args.verbose, out))
-            for batch in answer.batches():
-                for kind, piece in batch:
-                    if kind == REASONING:
-                        if args.reasoning:
-                            out.reasoning(piece, True)
-                        continue
-                    if out.in_reasoning:
-                        out.reasoning("", False)
-                    text.append(piece)
-                    out.write(piece)
+            _print_text(answer, args.reasoning, out, keep=text)
             out.finish()
             _report(answer, args.usage, out)
         except KeyboardInterrupt:

@@ -1728,10 +1728,10 @@ def echo_history(request):
 
 def test_chat_mode_keeps_history(server):
     server.default = echo_history
-    r = cli(server, "-i", "-s", "sys", stdin=b"first\n\nsecond\n/exit\nnever sent\n")
+    r = cli(server, "-i", "-s", "sys", stdin="first\n\ns\u00e9cond\n/exit\nnever sent\n".encode())
     assert r.rc == 0 and r.text == "reply 2\nreply 4\n"
     assert [m["content"] for m in server.last["json"]["messages"]] == [
-        "sys", "first", "reply 2", "second"]
+        "sys", "first", "reply 2", "s\u00e9cond"]
     assert len(server.requests) == 2 and ">>> " in r.err
 
 
@@ -1901,3 +1901,32 @@ def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
     assert r.rc == 1 and one_line(r.err) == "oai_stream: HTTP 401 (invalid_request_error): bad key ...WXYZ"
     r = run(["--base-url", server.url, "-H", "Authorization: Bearer " + KEY, "q"], env=env)
     assert r.rc == 1 and r.err.endswith("bad key ...WXYZ\n")  # run() checks every output for KEY
+
+
+def test_chat_mode_in_a_real_terminal(server):
+    """No prompt and a terminal on stdin: chat, with input() and readline on a pty."""
+    import pty
+    server.default = echo_history
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url], stdin=slave, stdout=slave,
+                            stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
+    os.close(slave)
+    screen = b""
+
+    def until(marker, count=1):
+        nonlocal screen
+        while screen.count(marker) < count:
+            ready, _, _ = select.select([master], [], [], 10)
+            assert ready, "waiting for %r, screen: %r" % (marker, screen)
+            screen += os.read(master, 4096)
+    try:
+        until(b">>> ")
+        os.write(master, b"hello\r")
+        until(b"reply 1")
+        until(b">>> ", 2)
+        os.write(master, b"\x04")  # Ctrl-D leaves
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    assert server.last["json"]["messages"] == [{"role": "user", "content": "hello"}]
