@@ -61,6 +61,7 @@ MAX_REDIRECTS = 5
 READ_SIZE = 65536  # upper bound for one read1(): returns what one recv delivered
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+SECRET_HEADERS = ("authorization", "api-key", "proxy-authorization")  # redacted, never redirected
 
 TEXT, REASONING, REFUSAL = "text", "reasoning", "refusal"  # kinds of Part
 
@@ -621,8 +622,11 @@ def _open_once(request: Request) -> Any:
     for _ in range(MAX_REDIRECTS + 1):
         req = urllib.request.Request(url, data=data, method="POST")
         for name, value in request.headers.items():
-            req.add_header(name, value)
-        if request.api_key and "Authorization" not in request.headers:
+            if name.lower() in SECRET_HEADERS:  # never carried by a redirect
+                req.add_unredirected_header(name, value)
+            else:
+                req.add_header(name, value)
+        if request.api_key and not any(h.lower() == "authorization" for h in request.headers):
             req.add_unredirected_header("Authorization", "Bearer " + request.api_key)
         try:
             return opener.open(req, timeout=request.timeout)
@@ -1051,7 +1055,8 @@ def _endpoint(base_url: str, path: str, query: str = "") -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError("base URL must be http:// or https://, got %r" % base_url)
     base_path = parts.path.rstrip("/")
-    if not base_path.endswith(path):  # a full endpoint URL is accepted as it is
+    full = base_path.endswith(path) and not base_path.endswith("/chat" + path)
+    if not full:  # a full endpoint URL is accepted as it is
         base_path += path
     query = "&".join(q for q in (parts.query, query) if q)
     return urlunsplit((parts.scheme, parts.netloc, base_path, query, ""))
@@ -1205,7 +1210,7 @@ class Output:
     def protect(self, request: "Request") -> None:
         """Every secret of the request is scrubbed from every message (defence in depth)."""
         for name, value in request.headers.items():
-            if name.lower() in ("authorization", "api-key"):
+            if name.lower() in SECRET_HEADERS and value.split():
                 self.secrets += [value, value.split()[-1]]
         if request.api_key:
             self.secrets.append(request.api_key)
@@ -1419,7 +1424,7 @@ def _describe(request: Request, out: Output) -> None:
     out.note("POST %s" % request.url)
     shown = dict(request.headers)
     for name in shown:
-        if name.lower() in ("authorization", "api-key", "proxy-authorization"):
+        if name.lower() in SECRET_HEADERS:
             shown[name] = _redact_key(shown[name])
     if request.api_key:
         shown["Authorization"] = "Bearer " + _redact_key(request.api_key)

@@ -783,6 +783,20 @@ def test_environment_like_the_official_sdk():
         "http://x:2/v1/chat/completions"
 
 
+def test_full_endpoint_urls():
+    local = {"OPENAI_BASE_URL": "http://h:1/v1/chat/completions"}
+    assert build(env=local).url == "http://h:1/v1/chat/completions"
+    assert build(env=local, api="completions").url == "http://h:1/v1/chat/completions/completions"
+    assert build(env={}, base_url="http://h:1/v1/completions", api="completions").url == \
+        "http://h:1/v1/completions"
+
+
+def test_explicit_authorization_header_wins(server):
+    server.push(chat_reply(["ok"]))
+    r = cli(server, "-H", "authorization: Bearer other-key-1234", "q")
+    assert r.rc == 0 and server.last["headers"]["authorization"] == "Bearer other-key-1234"
+
+
 def test_azure_environment():
     env = {"AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com", "AZURE_OPENAI_API_KEY": KEY,
            "OPENAI_API_VERSION": "2024-10-21"}
