@@ -397,7 +397,13 @@ class ChatAdapter(Adapter):
             if text:
                 parts.append(Part(REASONING, text))
                 break
-        text = _text_of(delta.get("content"))
+        content = delta.get("content")
+        if type(content) is list:  # Mistral's reasoning: {"type": "thinking", "thinking": [...]}
+            text = "".join(_text_of(p.get("thinking")) for p in content
+                           if isinstance(p, dict) and p.get("type") == "thinking")
+            if text:
+                parts.append(Part(REASONING, text))
+        text = _text_of(content)
         if text:
             parts.append(Part(TEXT, text))
         text = _text_of(delta.get("refusal"))
@@ -766,13 +772,16 @@ class BodyFramer:
                 left -= len(piece)
                 if left == 0:
                     state = "crlf"
-            elif state == "crlf":
-                if end - pos < 2:
+            elif state == "crlf":  # CRLF after the data; a bare LF is tolerated
+                if buf[pos:pos + 1] == b"\n":
+                    pos += 1
+                elif end - pos < 2:
                     break
-                if buf[pos:pos + 2] != b"\r\n":
+                elif buf[pos:pos + 2] == b"\r\n":
+                    pos += 2
+                else:
                     error = _broken("no CRLF after a chunk")
                     break
-                pos += 2
                 state = "size"
             else:  # a chunk-size line or a trailer line
                 eol = buf.find(b"\n", pos)

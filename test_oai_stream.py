@@ -566,6 +566,12 @@ def test_chunked_framing_is_split_invariant():
     assert unframe([CHUNKED[i:i + 1] for i in range(len(CHUNKED))]) == (b"hello world!", True)
 
 
+def test_chunked_framing_tolerates_bare_lf():
+    body = b"5\nhello\n1\n \n0\n\n"
+    for i in range(len(body) + 1):
+        assert unframe([body[:i], body[i:]]) == (b"hello ", True), i
+
+
 def test_sized_and_close_delimited_framing():
     assert unframe([b"abc", b"defgh"], chunked=False, length=5) == (b"abcde", True)
     assert unframe([b"abc", b"def"], chunked=False) == (b"abcdef", False)
@@ -682,6 +688,13 @@ def test_reasoning_parts_are_kept_apart():
               + b"".join(responses_events(["ok"])))
     adapter, parts = adapt("responses", stream)
     assert joined(parts, oai_stream.REASONING) == "plan more" and joined(parts) == "ok"
+
+
+def test_mistral_thinking_parts_are_reasoning():
+    stream = (b'data: {"choices":[{"index":0,"delta":{"content":[{"type":"thinking","thinking":'
+              b'[{"type":"text","text":"Hmm."}]},{"type":"text","text":"Yes."}]}}]}\n\ndata: [DONE]\n\n')
+    _, parts = adapt("chat", stream)
+    assert joined(parts, oai_stream.REASONING) == "Hmm." and joined(parts) == "Yes."
 
 
 def test_refusals_are_kept():
