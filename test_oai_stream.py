@@ -1957,3 +1957,18 @@ def test_chat_mode_in_a_real_terminal(server):
         proc.kill()
         os.close(master)
     assert server.last["json"]["messages"] == [{"role": "user", "content": "hello"}]
+
+
+def test_dns_failure_is_one_line():
+    r = run(["--base-url", "http://nonexistent-host.invalid/v1", "--retries", "0", "q"])
+    assert r.rc == 1
+    assert one_line(r.err).startswith("oai_stream: cannot resolve http://nonexistent-host.invalid:80: ")
+
+
+def test_odd_shapes_through_the_cli(server):
+    server.push(sse_reply(b'data: {"choices":null}\n\n', b'data: {"choices":[null]}\n\n',
+                          b'data: {"choices":[{"delta":"text"}]}\n\n', chat_chunk("fine"),
+                          b'data: {"choices":[{"delta":{"content":5}}]}\n\n', b"data: {}\n\n",
+                          b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.text, r.err) == (0, "fine\n", "")

@@ -139,6 +139,10 @@ def spread(values, scale=1.0, fmt="%.0f"):
     return (fmt + " (" + fmt + "–" + fmt + ")") % (statistics.median(v), min(v), max(v))
 
 
+def cell(text):
+    return text.replace("|", "\\|")  # a Markdown table cell
+
+
 def ratio(ours, theirs):
     """Median over rounds of oai_stream's figure divided by the client's, same round."""
     pairs = [a / b for a, b in zip(ours, theirs) if a and b]
@@ -253,7 +257,7 @@ def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick):
     for name in names:
         r = res[name]
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            name, spread(r["cold_wall"], 1000), spread(r["cold_cpu"], 1000),
+            cell(name), spread(r["cold_wall"], 1000), spread(r["cold_cpu"], 1000),
             ratio(oai["cold_wall"], r["cold_wall"]),
             spread(r["big_wall"], 1, "%.2f"), spread(r["big_cpu"], 1, "%.2f"),
             "%.0f" % (20000 / med(r["big_wall"])) if r["big_wall"] else "—",
@@ -268,7 +272,7 @@ def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick):
         o50 = [statistics.median(s) for s in oai["lat"]]
         growth = (med(r["rss_big"]) - med(r["rss_small"])) if r["rss_big"] and r["rss_small"] else None
         lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            name, spread(p50), spread(p99), ratio(o50, p50), spread(r["rss_small"], 1, "%.1f"),
+            cell(name), spread(p50), spread(p99), ratio(o50, p50), spread(r["rss_small"], 1, "%.1f"),
             spread(r["rss_big"], 1, "%.1f"), "%.1f" % growth if growth is not None else "—"))
     lines += ["", "Decoder alone, in-process, %.0f MB of OpenAI chunks (%d events):" % (
         dec["bytes"] / 1e6, dec["events"]), "",
