@@ -503,7 +503,7 @@ ADAPTERS = {"chat": ChatAdapter, "completions": CompletionsAdapter, "responses":
 CUT_REASONS = {"length", "content_filter", "max_output_tokens", "incomplete"}
 
 
-_scan_json = json.JSONDecoder().scan_once  # the C scanner, without loads()'s three frames
+_scan_json = json.JSONDecoder().scan_once  # type: ignore  # the C scanner, without loads()'s frames
 
 
 def _parse_json(data: str) -> Dict[str, Any]:
@@ -955,9 +955,10 @@ class Stream:
                 yield events
                 if adapter.done:
                     break  # nothing is to come after the terminal event: don't wait for a close
-            chunk = next(chunks, None)
-            if chunk is None:
+            more = next(chunks, None)
+            if more is None:
                 break
+            chunk = more
         decoder.close()
         if not adapter.complete():
             if adapter.finish_reason and not isinstance(adapter, ResponsesAdapter):
@@ -1005,7 +1006,7 @@ def build_request(prompt: Optional[str] = None, messages: Optional[List[Dict[str
                   usage: bool = False, extra_body: Optional[Dict[str, Any]] = None,
                   env: Optional[Dict[str, str]] = None) -> Tuple[Request, Adapter]:
     """Resolve options and environment (as the official SDK reads it) into a Request."""
-    env = os.environ if env is None else env
+    env = dict(os.environ) if env is None else env
     if api not in ADAPTERS:
         raise ConfigError("unknown API %r: choose one of %s" % (api, ", ".join(ADAPTERS)))
     adapter = ADAPTERS[api]()
@@ -1123,7 +1124,7 @@ def _parser() -> Any:
     import argparse
 
     class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> None:  # exit codes belong to main()
+        def error(self, message: str) -> None:  # type: ignore  # exit codes belong to main()
             raise UsageError(message)
 
     p = Parser(prog="oai_stream.py", description="Stream an answer from the OpenAI API or any "
@@ -1292,8 +1293,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         out.note(str(exc))
         return EXIT_USAGE
     except OAIStreamError as exc:
+        message = str(exc)
         _quiet(out.finish)  # the text so far stays, ended by a newline
-        _quiet(lambda: out.note(str(exc)))
+        _quiet(lambda: out.note(message))
         return EXIT_FAILURE
     except KeyboardInterrupt:
         _quiet(out.finish)

@@ -15,7 +15,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -150,11 +149,11 @@ class FakeServer:
     """A threaded HTTP/1.1 server on loopback. Each request takes the next scripted reply
     (or the default one) and is recorded: method, path, headers (lower-case names), body."""
 
-    def __init__(self, host="127.0.0.1", tls=None, default=None):
+    def __init__(self, host="127.0.0.1", tls=None, default=None, port=0):
         self.host = host
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
+        self.sock.bind((host, port))
         self.sock.listen(32)
         self.port = self.sock.getsockname()[1]
         self.tls = tls
@@ -288,10 +287,7 @@ def demo(argv):
             steps += [event, 0.04]
         return sse_reply(*steps)
     if argv[:1] == ["serve"]:
-        server = FakeServer(default=paced)
-        server.sock.close()
-        server = FakeServer.__new__(FakeServer)
-        FakeServer.__init__(server, default=paced)
+        server = FakeServer(default=paced, port=int(argv[1]) if len(argv) > 1 else 0)
         print("serving on %s (Ctrl-C to stop)" % server.url, flush=True)
         try:
             while True:
@@ -1619,7 +1615,6 @@ def test_plain_http_through_tinyproxy(server, tinyproxy):
     proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
     r = cli(server, "q", env=clean_env(HTTP_PROXY=proxy))
     assert (r.rc, r.text) == (0, "proxied\n")
-    assert "GET" not in tinyproxy["log"].read_text().split("POST %s/chat/completions" % server.url)[-1][:0]
     assert "POST %s/chat/completions" % server.url in tinyproxy["log"].read_text()
 
 
