@@ -796,11 +796,17 @@ class BodyFramer:
                         self.done = True
                         break
                     continue
-                size = line.split(b";", 1)[0].strip(b" \t")
-                if not size or size.strip(b"0123456789abcdefABCDEF"):
+                size = line if line and not line.strip(_HEX) else \
+                    line.split(b";", 1)[0].strip(b" \t")  # extensions, white space: rare
+                if not size or size.strip(_HEX):
                     error = _broken("bad chunk size %r" % line[:20])
                     break
                 left = int(size, 16)
+                stop = pos + left
+                if left and buf[stop:stop + 2] == b"\r\n":  # the usual: the whole chunk is here
+                    out.append(buf[pos:stop])
+                    pos, left = stop + 2, 0
+                    continue
                 state = "data" if left else "trailer"
         self._buf, self._state, self.left = buf[pos:], state, left
         if error:
@@ -816,6 +822,9 @@ class BodyFramer:
         if self.chunked and (self._buf or self._state in ("data", "crlf")) or \
                 (not self.chunked and self.left):
             raise _broken("the connection ended mid-message")
+
+
+_HEX = b"0123456789abcdefABCDEF"
 
 
 def _broken(why: str) -> ProtocolError:
