@@ -732,6 +732,10 @@ def _network_error(reason: Any, url: str) -> NetworkError:
         exc = NetworkError("cannot resolve %s: %s" % (host, reason.strerror or reason))
     elif isinstance(reason, ConnectionRefusedError):
         exc = NetworkError("connection refused by %s" % host)
+    elif type(reason).__name__ == "RemoteDisconnected":
+        exc = NetworkError("%s closed the connection without answering" % host)
+    elif type(reason).__module__ == "http.client":  # BadStatusLine, LineTooLong and kin
+        exc = NetworkError("%s did not answer with valid HTTP: %s" % (host, _excerpt(text)))
     else:
         exc = NetworkError("cannot reach %s: %s" % (
             host, getattr(reason, "strerror", None) or text or type(reason).__name__))
@@ -935,6 +939,13 @@ class Stream:
         # HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.
         body = BodyFramer(self._response.chunked, self._response.length)
         read1 = self._response.fp.read1
+        coding = (self._response.headers.get("Content-Encoding") or "identity").strip().lower()
+        inflate = None
+        if coding in ("gzip", "x-gzip", "deflate"):  # sent though we asked for identity
+            import zlib
+            inflate = zlib.decompressobj(31 if "gzip" in coding else 15).decompress
+        elif coding != "identity":
+            raise ProtocolError("unsupported Content-Encoding %r" % coding)
         while not body.done:
             if body.error:
                 raise body.error
@@ -946,6 +957,11 @@ class Stream:
                 body.end()  # raises if the connection ended inside an HTTP chunk
                 return
             chunk = body.feed(raw)
+            if inflate and chunk:
+                try:
+                    chunk = inflate(chunk)
+                except Exception as exc:  # zlib.error
+                    raise ProtocolError("broken %s body: %s" % (coding, exc))
             if chunk:
                 yield chunk
 
@@ -1059,6 +1075,7 @@ def build_request(prompt: Optional[str] = None, messages: Optional[List[Dict[str
     base_headers = {
         "Content-Type": "application/json",
         "Accept": "text/event-stream",
+        "Accept-Encoding": "identity",  # a compressed stream would be held back in buffers
         "User-Agent": "oai_stream/%s (Python %s)" % (__version__, sys.version.split()[0]),
     }
     for name in list(base_headers):

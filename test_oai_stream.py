@@ -1954,6 +1954,27 @@ def test_chat_mode_in_a_real_terminal(server):
     assert server.last["json"]["messages"] == [{"role": "user", "content": "hello"}]
 
 
+def test_not_http_at_all(server):
+    server.push([b"HELLO garbage\r\nmore\r\n\r\n"], [b""])
+    r = cli(server, "--retries", "0", "q")
+    assert r.rc == 1 and one_line(r.err) == (
+        "oai_stream: http://127.0.0.1:%d did not answer with valid HTTP: 'HELLO garbage'" % server.port)
+    r = cli(server, "--retries", "0", "q")
+    assert r.rc == 1 and one_line(r.err) == (
+        "oai_stream: http://127.0.0.1:%d closed the connection without answering" % server.port)
+
+
+def test_gzip_stream_is_decoded_anyway(server):
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = b"".join(chat_events(["compressed ", "but fine"]))
+    gz = packer.compress(body) + packer.flush()
+    server.push(sse_reply(gz[:20], gz[20:], headers=[("Content-Encoding", "gzip")]))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "compressed but fine\n")
+    assert server.last["headers"]["accept-encoding"] == "identity"
+
+
 def test_dns_failure_is_one_line():
     r = run(["--base-url", "http://nonexistent-host.invalid/v1", "--retries", "0", "q"])
     assert r.rc == 1
