@@ -165,6 +165,8 @@ class SSEDecoder:
         self._slow = True  # any of: not started, CR pending, error held back
 
     def feed(self, chunk: bytes) -> List[Event]:
+        if type(chunk) is not bytes:  # bytearray, memoryview: the fast paths need bytes
+            chunk = bytes(chunk)
         if self._slow:
             chunk = self._prepare(chunk)
         if 13 in chunk:  # CR; an int test is a plain memchr, much faster than b"\r" in chunk

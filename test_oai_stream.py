@@ -449,6 +449,10 @@ def test_iter_sse_yields_each_event_as_soon_as_complete():
     assert [e.data for e in seen] == ["a", "b"]
 
 
+def test_decoder_takes_any_bytes_like_chunk():
+    assert decode([bytearray(b"data: a\n"), memoryview(b"\n")]) == [E("a")]
+
+
 def test_event_is_immutable_named_tuple():
     event = decode([b"id: 9\nretry: 5\nevent: x\ndata: d\n\n"])[0]
     assert (event.event, event.data, event.id, event.retry) == ("x", "d", "9", 5)
