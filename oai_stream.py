@@ -1437,6 +1437,9 @@ def _report(answer: Stream, usage: bool, out: Output) -> None:
                "max_output_tokens": "the token limit (max_output_tokens)",
                "content_filter": "the content filter (finish_reason: content_filter)"}
         out.note("the answer was cut short by %s" % why.get(reason, reason))
+    elif reason in ("tool_calls", "function_call"):
+        out.note("the model asked to call a tool (finish_reason: %s); oai_stream runs no tools"
+                 % reason)
     if usage:
         out.note(_usage_line(answer))
 

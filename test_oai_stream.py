@@ -1689,6 +1689,17 @@ def test_finish_reason_length_and_content_filter_notices(server):
     assert r.rc == 0 and "content filter (finish_reason: content_filter)" in r.err
 
 
+def test_tool_call_answer_says_so(server):
+    server.push(sse_reply(chat_chunk(role="assistant"), chat_chunk(tool_calls=[{
+        "index": 0, "id": "call_1", "type": "function",
+        "function": {"name": "get_weather", "arguments": "{}"}}]),
+        chat_chunk(finish="tool_calls"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.out) == (0, b"")
+    assert one_line(r.err) == ("oai_stream: the model asked to call a tool (finish_reason: tool_calls);"
+                               " oai_stream runs no tools")
+
+
 def test_refusal_is_shown(server):
     server.push(sse_reply(chat_chunk(role="assistant"), chat_chunk(refusal="I can't help with that."),
                           chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
