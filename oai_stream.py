@@ -301,11 +301,12 @@ def _error_from(obj: Any, status: Optional[int] = None) -> APIError:
     """Build an APIError from an OpenAI-style error object (or anything else)."""
     err = obj.get("error", obj) if isinstance(obj, dict) else obj
     if isinstance(err, dict):
-        message = err.get("message") or err.get("detail") or json.dumps(err)[:300]
+        message = err.get("message") or err.get("detail") or json.dumps(err)
         code, etype = err.get("code"), err.get("type")
-        return APIError(str(message), status, str(code) if code is not None else None,
-                        str(etype) if etype else None)
-    return APIError(str(err)[:300], status)
+        return APIError(_one_line(message), status,
+                        _one_line(code, 100) if code is not None else None,
+                        _one_line(etype, 100) if etype else None)
+    return APIError(_one_line(err), status)
 
 
 class Adapter:
@@ -547,11 +548,16 @@ def _flatten(messages: List[Dict[str, str]]) -> str:
 
 
 def _excerpt(text: Any, limit: int = 200) -> str:
-    """A short, single-line, printable excerpt of a body for an error message."""
+    """A short, single-line, printable excerpt of a body for an error message, quoted."""
+    return repr(_one_line(text, limit))
+
+
+def _one_line(text: Any, limit: int = 500) -> str:
+    """Server text made safe for one line of stderr: no newlines, no terminal escapes."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    text = " ".join("".join(c if c.isprintable() else " " for c in text[:limit * 4]).split())
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(text)[:limit * 4]).split())
+    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 # ---------------------------------------------------------------------------

@@ -1061,6 +1061,14 @@ def test_http_error_status_prints_the_server_message(server):
     assert len(server.requests) == 1  # 401 is never retried
 
 
+def test_server_messages_cannot_break_lines_or_the_terminal(server):
+    server.push(error_reply(400, "Engine error (most recent call last):\n  File x\n\x1b[2JValueError: no"))
+    r = cli(server, "q")
+    assert r.rc == 1 and one_line(r.err) == (
+        "oai_stream: HTTP 400 (invalid_request_error): Engine error (most recent call last): File x "
+        "[2JValueError: no")
+
+
 def test_html_error_page_gives_a_sanitised_excerpt(server):
     page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\x1b[31mnginx</body></html>"
     server.push(json_reply(502, page, ctype="text/html"))
