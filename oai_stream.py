@@ -661,16 +661,17 @@ def _redirect_target(url: str, exc: Any) -> str:
     location = exc.headers.get("Location") or ""
     exc.close()
     target = urljoin(url, location)
+    shown = _one_line(target, 300)  # server text on the user's terminal
     if not location:
         raise RedirectError("HTTP %d redirect without a Location" % exc.code, "")
     if exc.code not in (307, 308):
         raise RedirectError("server redirected (HTTP %d) to %s; not following: it would turn "
                             "the POST into a GET. Use that URL as --base-url"
-                            % (exc.code, target), target)
+                            % (exc.code, shown), target)
     if _origin(target) != _origin(url):
         raise RedirectError("server redirected (HTTP %d) to another origin, %s; not following "
                             "with your key. Use that URL as --base-url if you trust it"
-                            % (exc.code, target), target)
+                            % (exc.code, shown), target)
     return target
 
 
@@ -685,7 +686,7 @@ def _http_error(exc: Any) -> APIError:
     try:
         err = _error_from(json.loads(body.decode("utf-8", "replace")), exc.code)
     except ValueError:
-        reason = exc.reason if isinstance(exc.reason, str) else ""
+        reason = _one_line(exc.reason, 100) if isinstance(exc.reason, str) else ""
         err = APIError((reason + ": " if reason else "") + _excerpt(body) if body.strip()
                        else reason or "no details", exc.code)
     headers = exc.headers
@@ -721,7 +722,7 @@ def _network_error(reason: Any, url: str) -> NetworkError:
     import socket
     import ssl
     host = "%s://%s:%d" % _origin(url)
-    text = str(reason)
+    text = _one_line(reason)
     verify = getattr(ssl, "SSLCertVerificationError", ssl.CertificateError)  # 3.7+
     if isinstance(reason, (verify, ssl.CertificateError)) or (
             isinstance(reason, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in text):
@@ -729,7 +730,7 @@ def _network_error(reason: Any, url: str) -> NetworkError:
         exc = NetworkError("TLS certificate verification failed for %s: %s. To trust a corporate "
                            "CA, set SSL_CERT_FILE to its PEM file" % (host, detail))
     elif isinstance(reason, ssl.SSLError):
-        exc = NetworkError("TLS error with %s: %s" % (host, reason))
+        exc = NetworkError("TLS error with %s: %s" % (host, text))
     elif "Tunnel connection failed" in text:
         exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
                            "user:password)" % (host, text.split(": ", 1)[-1]))
@@ -737,7 +738,7 @@ def _network_error(reason: Any, url: str) -> NetworkError:
         exc = IdleTimeout("timed out connecting to %s or waiting for its answer (--timeout)"
                           % host)
     elif isinstance(reason, socket.gaierror):
-        exc = NetworkError("cannot resolve %s: %s" % (host, reason.strerror or reason))
+        exc = NetworkError("cannot resolve %s: %s" % (host, reason.strerror or text))
     elif isinstance(reason, ConnectionRefusedError):
         exc = NetworkError("connection refused by %s" % host)
     elif type(reason).__name__ == "RemoteDisconnected":
