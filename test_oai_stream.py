@@ -498,9 +498,9 @@ def test_decoder_is_reusable_for_long_streams_without_growth():
     decoder = SSEDecoder()
     block = b"data: {\"choices\":[{\"delta\":{\"content\":\"tok\"}}]}\n\n" * 100
     for _ in range(200):
-        assert len(decoder.feed(block[:37])) >= 0
-        decoder.feed(block[37:])
-    assert decoder._tail_len < 100 and len(decoder._data) == 0
+        events = decoder.feed(block[:37]) + decoder.feed(block[37:])
+        assert len(events) == 100 and events[-1].data == '{"choices":[{"delta":{"content":"tok"}}]}'
+        assert decoder._tail_len == 0 and decoder._tail == [] and decoder._data == []
 
 
 def test_fuzz_decoder_random_and_mutated_streams():
@@ -972,6 +972,17 @@ def test_verbose_summary_redacts_the_key(server):
     assert "HTTP 200 text/event-stream" in r.err
 
 
+def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
+    server.push(error_reply(401, "bad key " + KEY), error_reply(401, "bad key " + KEY))
+    path = tmp_path / "key"
+    path.write_text(KEY)
+    env = clean_env(OPENAI_API_KEY=None)
+    r = run(["--base-url", server.url, "--api-key-file", str(path), "q"], env=env)
+    assert r.rc == 1 and one_line(r.err) == "oai_stream: HTTP 401 (invalid_request_error): bad key ...WXYZ"
+    r = run(["--base-url", server.url, "-H", "Authorization: Bearer " + KEY, "q"], env=env)
+    assert r.rc == 1 and r.err.endswith("bad key ...WXYZ\n")  # run() checks every output for KEY
+
+
 @pytest.mark.parametrize("args,message", [
     (["-o", "novalue", "q"], "-o expects KEY=VALUE, got 'novalue'"),
     (["-H", "bad header", "q"], "-H expects 'Name: value', got 'bad header'"),
@@ -1003,6 +1014,16 @@ def test_help_and_version_import_no_network_modules():
             "print(sorted(m for m in ('urllib.request', 'ssl', 'http.client') if m in sys.modules))")
     out = subprocess.check_output([PY, "-c", code], cwd=HERE, env=clean_env())
     assert out.decode().splitlines()[-1] == "[]"
+
+
+def test_plain_http_runs_load_no_ssl(server):
+    server.push(chat_reply(["ok"]))
+    code = ("import sys, oai_stream; rc = oai_stream.main(sys.argv[1:]);"
+            "sys.stderr.write('ssl loaded: %s' % (sys.modules.get('ssl') is not None)); sys.exit(rc)")
+    proc = subprocess.Popen([PY, "-c", code, "--base-url", server.url, "q"], cwd=HERE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (0, b"ok\n", b"ssl loaded: False")
 
 
 def test_import_has_no_side_effects():
@@ -1040,6 +1061,18 @@ def test_library_messages_history(server):
                {"role": "user", "content": "c"}]
     assert "".join(oai_stream.stream(messages=history, base_url=server.url, system="s")) == "ok"
     assert server.last["json"]["messages"] == [{"role": "system", "content": "s"}] + history
+
+
+def test_library_raw_events_and_context_manager(server):
+    server.push(chat_reply(["a", "b"]), sse_reply(chat_chunk("x"), b'data: {"error":{"message":"e"}}\n\n'))
+    with oai_stream.stream("hi", base_url=server.url) as answer:
+        events = [e for batch in answer.raw_events() for e in batch]
+    assert events[-1] == Event("message", "[DONE]", None, None) and answer.finish_reason == "stop"
+    got = []
+    with pytest.raises(oai_stream.APIError, match="error in stream: e"):
+        for text in oai_stream.stream("hi", base_url=server.url):
+            got.append(text)
+    assert got == ["x"]
 
 
 # ---------------------------------------------------------------------------
@@ -1164,11 +1197,31 @@ def test_unexpected_shape_event(server):
     assert r.rc == 1 and "unexpected stream event (not a JSON object)" in r.err
 
 
+def test_odd_shapes_through_the_cli(server):
+    server.push(sse_reply(b'data: {"choices":null}\n\n', b'data: {"choices":[null]}\n\n',
+                          b'data: {"choices":[{"delta":"text"}]}\n\n', chat_chunk("fine"),
+                          b'data: {"choices":[{"delta":{"content":5}}]}\n\n', b"data: {}\n\n",
+                          b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.text, r.err) == (0, "fine\n", "")
+
+
 def test_invalid_utf8_is_replaced(server):
     server.push(sse_reply(b'data: {"choices":[{"index":0,"delta":{"content":"a\xff\xfeb"}}]}\n\n',
                           b"data: [DONE]\n\n"))
     r = cli(server, "q")
     assert (r.rc, r.text) == (0, "a\ufffd\ufffdb\n")
+
+
+def test_gzip_stream_is_decoded_anyway(server):
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = b"".join(chat_events(["compressed ", "but fine"]))
+    gz = packer.compress(body) + packer.flush()
+    server.push(sse_reply(gz[:20], gz[20:], headers=[("Content-Encoding", "gzip")]))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "compressed but fine\n")
+    assert server.last["headers"]["accept-encoding"] == "identity"
 
 
 def test_html_page_with_200_captive_portal(server):
@@ -1178,6 +1231,16 @@ def test_html_page_with_200_captive_portal(server):
     assert r.rc == 1
     assert one_line(r.err) == ("oai_stream: expected an event stream, got 'text/html; charset=utf-8': "
                                "'<!DOCTYPE html><html><body>Please log in to the hotel Wi-Fi</body></html>'")
+
+
+def test_not_http_at_all(server):
+    server.push([b"HELLO garbage\r\nmore\r\n\r\n"], [b""])
+    r = cli(server, "--retries", "0", "q")
+    assert r.rc == 1 and one_line(r.err) == (
+        "oai_stream: http://127.0.0.1:%d did not answer with valid HTTP: 'HELLO garbage'" % server.port)
+    r = cli(server, "--retries", "0", "q")
+    assert r.rc == 1 and one_line(r.err) == (
+        "oai_stream: http://127.0.0.1:%d closed the connection without answering" % server.port)
 
 
 def test_stream_labelled_json_is_still_streamed(server):
@@ -1424,6 +1487,12 @@ def test_connection_refused_is_retried_then_reported():
     r = run(["--base-url", "http://127.0.0.1:%d/v1" % port, "-v", "q"])
     assert r.rc == 1 and r.err.count("retrying in") == 2
     assert r.err.endswith("oai_stream: connection refused by http://127.0.0.1:%d\n" % port)
+
+
+def test_dns_failure_is_one_line():
+    r = run(["--base-url", "http://nonexistent-host.invalid/v1", "--retries", "0", "q"])
+    assert r.rc == 1
+    assert one_line(r.err).startswith("oai_stream: cannot resolve http://nonexistent-host.invalid:80: ")
 
 
 def test_never_retried_once_text_was_written(server):
@@ -1809,6 +1878,35 @@ def test_chat_mode_ctrl_c_stops_the_answer_not_the_chat(server):
     assert [m["content"] for m in server.last["json"]["messages"]] == ["first", "partial", "second"]
 
 
+def test_chat_mode_in_a_real_terminal(server):
+    """No prompt and a terminal on stdin: chat, with input() and readline on a pty."""
+    import pty
+    server.default = echo_history
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url], stdin=slave, stdout=slave,
+                            stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
+    os.close(slave)
+    screen = b""
+
+    def until(marker, count=1):
+        nonlocal screen
+        while screen.count(marker) < count:
+            ready, _, _ = select.select([master], [], [], 10)
+            assert ready, "waiting for %r, screen: %r" % (marker, screen)
+            screen += os.read(master, 4096)
+    try:
+        until(b">>> ")
+        os.write(master, b"hello\r")
+        until(b"reply 1")
+        until(b">>> ", 2)
+        os.write(master, b"\x04")  # Ctrl-D leaves
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    assert server.last["json"]["messages"] == [{"role": "user", "content": "hello"}]
+
+
 # ---------------------------------------------------------------------------
 # A real OpenAI-compatible server: llama-cpp-python with SmolLM2 (make test-real)
 # ---------------------------------------------------------------------------
@@ -1913,101 +2011,3 @@ def test_real_chat_mode_two_turns(real_server):
     r = run(["--base-url", real_server] + REAL + ["--max-tokens", "10", "-i"],
             stdin=b"My name is Ada.\nWhat is my name?\n/exit\n", env=clean_env(OPENAI_API_KEY=None))
     assert r.rc == 0 and r.text.count("\n") >= 2
-
-
-def test_plain_http_runs_load_no_ssl(server):
-    server.push(chat_reply(["ok"]))
-    code = ("import sys, oai_stream; rc = oai_stream.main(sys.argv[1:]);"
-            "sys.stderr.write('ssl loaded: %s' % (sys.modules.get('ssl') is not None)); sys.exit(rc)")
-    proc = subprocess.Popen([PY, "-c", code, "--base-url", server.url, "q"], cwd=HERE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    out, err = proc.communicate(timeout=30)
-    assert (proc.returncode, out, err) == (0, b"ok\n", b"ssl loaded: False")
-
-
-def test_library_raw_events_and_context_manager(server):
-    server.push(chat_reply(["a", "b"]), sse_reply(chat_chunk("x"), b'data: {"error":{"message":"e"}}\n\n'))
-    with oai_stream.stream("hi", base_url=server.url) as answer:
-        events = [e for batch in answer.raw_events() for e in batch]
-    assert events[-1] == Event("message", "[DONE]", None, None) and answer.finish_reason == "stop"
-    got = []
-    with pytest.raises(oai_stream.APIError, match="error in stream: e"):
-        for text in oai_stream.stream("hi", base_url=server.url):
-            got.append(text)
-    assert got == ["x"]
-
-
-def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
-    server.push(error_reply(401, "bad key " + KEY), error_reply(401, "bad key " + KEY))
-    path = tmp_path / "key"
-    path.write_text(KEY)
-    env = clean_env(OPENAI_API_KEY=None)
-    r = run(["--base-url", server.url, "--api-key-file", str(path), "q"], env=env)
-    assert r.rc == 1 and one_line(r.err) == "oai_stream: HTTP 401 (invalid_request_error): bad key ...WXYZ"
-    r = run(["--base-url", server.url, "-H", "Authorization: Bearer " + KEY, "q"], env=env)
-    assert r.rc == 1 and r.err.endswith("bad key ...WXYZ\n")  # run() checks every output for KEY
-
-
-def test_chat_mode_in_a_real_terminal(server):
-    """No prompt and a terminal on stdin: chat, with input() and readline on a pty."""
-    import pty
-    server.default = echo_history
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url], stdin=slave, stdout=slave,
-                            stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
-    os.close(slave)
-    screen = b""
-
-    def until(marker, count=1):
-        nonlocal screen
-        while screen.count(marker) < count:
-            ready, _, _ = select.select([master], [], [], 10)
-            assert ready, "waiting for %r, screen: %r" % (marker, screen)
-            screen += os.read(master, 4096)
-    try:
-        until(b">>> ")
-        os.write(master, b"hello\r")
-        until(b"reply 1")
-        until(b">>> ", 2)
-        os.write(master, b"\x04")  # Ctrl-D leaves
-        assert proc.wait(10) == 0
-    finally:
-        proc.kill()
-        os.close(master)
-    assert server.last["json"]["messages"] == [{"role": "user", "content": "hello"}]
-
-
-def test_not_http_at_all(server):
-    server.push([b"HELLO garbage\r\nmore\r\n\r\n"], [b""])
-    r = cli(server, "--retries", "0", "q")
-    assert r.rc == 1 and one_line(r.err) == (
-        "oai_stream: http://127.0.0.1:%d did not answer with valid HTTP: 'HELLO garbage'" % server.port)
-    r = cli(server, "--retries", "0", "q")
-    assert r.rc == 1 and one_line(r.err) == (
-        "oai_stream: http://127.0.0.1:%d closed the connection without answering" % server.port)
-
-
-def test_gzip_stream_is_decoded_anyway(server):
-    import zlib
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    body = b"".join(chat_events(["compressed ", "but fine"]))
-    gz = packer.compress(body) + packer.flush()
-    server.push(sse_reply(gz[:20], gz[20:], headers=[("Content-Encoding", "gzip")]))
-    r = cli(server, "q")
-    assert (r.rc, r.text) == (0, "compressed but fine\n")
-    assert server.last["headers"]["accept-encoding"] == "identity"
-
-
-def test_dns_failure_is_one_line():
-    r = run(["--base-url", "http://nonexistent-host.invalid/v1", "--retries", "0", "q"])
-    assert r.rc == 1
-    assert one_line(r.err).startswith("oai_stream: cannot resolve http://nonexistent-host.invalid:80: ")
-
-
-def test_odd_shapes_through_the_cli(server):
-    server.push(sse_reply(b'data: {"choices":null}\n\n', b'data: {"choices":[null]}\n\n',
-                          b'data: {"choices":[{"delta":"text"}]}\n\n', chat_chunk("fine"),
-                          b'data: {"choices":[{"delta":{"content":5}}]}\n\n', b"data: {}\n\n",
-                          b"data: [DONE]\n\n"))
-    r = cli(server, "q")
-    assert (r.rc, r.text, r.err) == (0, "fine\n", "")
