@@ -877,6 +877,7 @@ class Stream:
         self.started = time.monotonic()
         self.first_token_time = None  # type: Optional[float]
         self.elapsed = None  # type: Optional[float]
+        self.parts_received = 0  # deltas: a speed figure when the server reports no usage
         self._json_parts = None  # type: Optional[List[Part]]  # a non-stream JSON answer
         self._response = _open(request, notify or (lambda message, wait: None))
         self.status = self._response.status
@@ -935,8 +936,10 @@ class Stream:
                     except OAIStreamError:
                         yield events, parts
                         raise
-                if parts and self.first_token_time is None:
-                    self.first_token_time = time.monotonic() - self.started
+                if parts:
+                    self.parts_received += len(parts)
+                    if self.first_token_time is None:
+                        self.first_token_time = time.monotonic() - self.started
                 yield events, parts
         finally:
             self.elapsed = time.monotonic() - self.started
@@ -1462,6 +1465,8 @@ def _usage_line(answer: Stream) -> str:
         span = (answer.elapsed or 0) - answer.first_token_time
         if isinstance(completion, int) and span > 0:
             timing += ", %.1f tokens/s" % (completion / span)
+        elif span > 0 and answer.parts_received > 1:
+            timing += ", %.1f deltas/s" % ((answer.parts_received - 1) / span)
     if prompt is None and completion is None:
         return "usage: not reported by the server" + ("; " + timing if timing else "")
     counts = "usage: %s prompt + %s completion = %s tokens" % (

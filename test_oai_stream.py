@@ -1804,10 +1804,12 @@ def test_usage_line(server):
 
 
 def test_usage_degrades_when_the_server_sends_none(server):
-    server.push(chat_reply(["a"]))
+    server.push(sse_reply(*[p for e in chat_events(["a", "b", "c"]) for p in (e, 0.01)]))
     r = cli(server, "--usage", "q")
     assert r.rc == 0
-    assert one_line(r.err).startswith("oai_stream: usage: not reported by the server; first token ")
+    line = one_line(r.err)
+    assert line.startswith("oai_stream: usage: not reported by the server; first token ")
+    assert line.endswith(" deltas/s")
 
 
 def test_responses_usage(server):
