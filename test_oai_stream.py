@@ -1326,6 +1326,7 @@ def rss_run(args, env=None):
     proc = subprocess.Popen([PY, "-c", code] + args, cwd=HERE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env or clean_env())
     out, err = proc.communicate(timeout=60)
+    assert KEY.encode() not in out + err and b"Traceback" not in err
     err = err.decode()
     rss_kb = int(err.rsplit("MAXRSS=", 1)[1])
     return proc.returncode, out, err.rsplit("MAXRSS=", 1)[0], rss_kb
@@ -1376,7 +1377,9 @@ def sigint_run(server, args, marker):
         out, err = proc.communicate(timeout=10)
     finally:
         proc.kill()
-    return proc.returncode, seen[fd_out] + out, (seen[fd_err] + err).decode()
+    out, err = seen[fd_out] + out, seen[fd_err] + err
+    assert KEY.encode() not in out + err
+    return proc.returncode, out, err.decode()
 
 
 def test_ctrl_c_while_connecting():
@@ -1697,6 +1700,20 @@ def test_plain_http_through_tinyproxy(server, tinyproxy):
     r = cli(server, "q", env=clean_env(HTTP_PROXY=proxy))
     assert (r.rc, r.text) == (0, "proxied\n")
     assert "POST %s/chat/completions" % server.url in tinyproxy["log"].read_text()
+
+
+@pytest.mark.peer
+def test_no_proxy_bypasses_tinyproxy(certs, tinyproxy):
+    server = tls_server(certs)
+    try:
+        proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
+        env = clean_env(HTTPS_PROXY=proxy, NO_PROXY="localhost,127.0.0.1",
+                        SSL_CERT_FILE=os.path.join(certs, "ca.pem"))
+        r = cli(server, "q", env=env)
+        assert (r.rc, r.text) == (0, "secure\n")
+        assert ":%d" % server.port not in tinyproxy["log"].read_text()  # went direct
+    finally:
+        server.close()
 
 
 def test_no_proxy_bypasses_the_proxy(server):
