@@ -46,8 +46,8 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"  # as the official SDK
-# OpenAI's deprecations page (Nov 2026) retires gpt-5-mini and gpt-4o-mini and names
-# gpt-6.1-terra as the replacement for the small general model.
+# OpenAI's deprecations page (Nov 2026) shuts gpt-5-mini down on 2026-12-11 and names
+# gpt-6.1-terra as its replacement; gpt-4o and gpt-4.1 follow on 2027-01-14.
 DEFAULT_MODEL = "gpt-6.1-terra"
 # Bounds connecting and each wait for bytes, not the whole answer. Reasoning models can
 # think for minutes before the first token; 600 s is the official SDK's default too.
