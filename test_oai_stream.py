@@ -1358,9 +1358,16 @@ def test_broken_pipe_ends_quietly(server):
     assert out == b"token0 token1 token2"[:20] and err == b""
 
 
+# The CLI as `python oai_stream.py`, but with Python's SIGINT handler even if this test run was
+# started with SIGINT ignored (as a shell does for background jobs), which children inherit.
+CLI_CATCHING_SIGINT = [PY, "-c", "import runpy, signal, sys; sys.argv[0] = %r; "
+                       "signal.signal(signal.SIGINT, signal.default_int_handler); "
+                       "runpy.run_path(sys.argv[0], run_name='__main__')" % MODULE]
+
+
 def sigint_run(server, args, marker):
     """Start the CLI, wait for `marker` on stdout or stderr, send a real SIGINT."""
-    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url] + args, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(CLI_CATCHING_SIGINT + ["--base-url", server.url] + args, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=clean_env())
     fd_out, fd_err = proc.stdout.fileno(), proc.stderr.fileno()
     seen = {fd_out: b"", fd_err: b""}
@@ -1878,7 +1885,7 @@ def test_chat_mode_ends_at_eof_and_survives_errors(server):
 def test_chat_mode_ctrl_c_stops_the_answer_not_the_chat(server):
     server.push([head(), chunk(chat_chunk("partial")), HOLD])
     server.push(echo_history)
-    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url, "-i"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen(CLI_CATCHING_SIGINT + ["--base-url", server.url, "-i"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     try:
         proc.stdin.write(b"first\n")
