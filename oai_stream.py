@@ -1214,8 +1214,11 @@ def _parse_headers(lines: List[str]) -> Dict[str, str]:
     for line in lines:
         name, colon, value = line.partition(":")
         name = name.strip()
-        if not colon or not name or any(c in name for c in " \t\r\n") or "\n" in value:
-            raise UsageError("-H expects 'Name: value', got %r" % line)
+        if not colon or not name or any(c in name for c in " \t\r\n") or \
+                "\n" in value or "\r" in value:
+            # Only the first word is echoed: the rest may be a key.
+            raise UsageError("-H expects 'Name: value', got %r..." % line.split()[0][:40]
+                             if line.split() else "-H expects 'Name: value'")
         headers[name] = value.strip()
     return headers
 

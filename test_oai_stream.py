@@ -985,7 +985,9 @@ def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["-o", "novalue", "q"], "-o expects KEY=VALUE, got 'novalue'"),
-    (["-H", "bad header", "q"], "-H expects 'Name: value', got 'bad header'"),
+    (["-H", "bad header", "q"], "-H expects 'Name: value', got 'bad'..."),
+    (["-H", "Authorization Bearer " + KEY, "q"], "-H expects 'Name: value', got 'Authorization'..."),
+    (["-H", "X-A: 1\r\nX-B: 2", "q"], "-H expects 'Name: value', got 'X-A:'..."),
     (["--timeout", "0", "q"], "--timeout must be > 0"),
     (["--api", "nope", "q"], "invalid choice: 'nope'"),
     (["--temperature", "hot", "q"], "invalid float value: 'hot'"),
