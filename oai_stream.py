@@ -376,6 +376,10 @@ class ChatAdapter(Adapter):
                 self.usage = groq["usage"]
         return self._parts(choice, "delta")
 
+    def complete(self):
+        # A finish_reason makes the answer whole even if the server closed before [DONE].
+        return self.done or self.finish_reason is not None
+
     def from_json(self, obj):
         if "error" in obj:
             raise _error_from(obj)
@@ -998,8 +1002,6 @@ class Stream:
             chunk = more
         decoder.close()
         if not adapter.complete():
-            if adapter.finish_reason and not isinstance(adapter, ResponsesAdapter):
-                return  # finished, only [DONE] missing: the answer is whole
             raise IncompleteStream("stream ended before the answer was complete")
 
     def _is_json(self, first: bytes) -> bool:
