@@ -1633,7 +1633,8 @@ def test_tls_failures_give_one_line_and_no_fallback(certs, name, key, why):
 
 
 # ---------------------------------------------------------------------------
-# Proxies: a real tinyproxy (make test-peers installs it), CONNECT for HTTPS
+# Proxies: a real tinyproxy, CONNECT for HTTPS. test_peer_* run by make test-peers,
+# which installs tinyproxy when it is missing.
 # ---------------------------------------------------------------------------
 
 def free_port():
@@ -1674,8 +1675,7 @@ def tinyproxy(tmp_path_factory):
     proc.wait(10)
 
 
-@pytest.mark.peer
-def test_https_through_tinyproxy_with_auth(certs, tinyproxy):
+def test_peer_tinyproxy_https_with_auth(certs, tinyproxy):
     server = tls_server(certs)
     try:
         proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
@@ -1687,8 +1687,7 @@ def test_https_through_tinyproxy_with_auth(certs, tinyproxy):
         server.close()
 
 
-@pytest.mark.peer
-def test_proxy_auth_failure_is_one_line(certs, tinyproxy):
+def test_peer_tinyproxy_auth_failure_is_one_line(certs, tinyproxy):
     server = tls_server(certs)
     try:
         proxy = "http://proxyuser:wrong-pw@127.0.0.1:%d" % tinyproxy["port"]
@@ -1702,8 +1701,7 @@ def test_proxy_auth_failure_is_one_line(certs, tinyproxy):
         server.close()
 
 
-@pytest.mark.peer
-def test_plain_http_through_tinyproxy(server, tinyproxy):
+def test_peer_tinyproxy_plain_http(server, tinyproxy):
     server.push(chat_reply(["proxied"]))
     proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
     r = cli(server, "q", env=clean_env(HTTP_PROXY=proxy))
@@ -1711,8 +1709,7 @@ def test_plain_http_through_tinyproxy(server, tinyproxy):
     assert "POST %s/chat/completions" % server.url in tinyproxy["log"].read_text()
 
 
-@pytest.mark.peer
-def test_no_proxy_bypasses_tinyproxy(certs, tinyproxy):
+def test_peer_tinyproxy_no_proxy_bypasses(certs, tinyproxy):
     server = tls_server(certs)
     try:
         proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
@@ -1936,7 +1933,8 @@ def test_chat_mode_in_a_real_terminal(server):
 
 
 # ---------------------------------------------------------------------------
-# A real OpenAI-compatible server: llama-cpp-python with SmolLM2 (make test-real)
+# A real OpenAI-compatible server: llama-cpp-python with SmolLM2. test_real_* run by
+# make test-real, which builds it into .venv-real.
 # ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -1963,7 +1961,6 @@ def real_server(tmp_path_factory):
 REAL = ["-m", "smollm2", "-t", "0"]
 
 
-@pytest.mark.real
 def test_real_chat_streams_token_by_token_through_the_cli(real_server):
     proc = subprocess.Popen([PY, MODULE, "--base-url", real_server] + REAL +
                             ["--max-tokens", "40", "What is the capital of France?"],
@@ -1983,7 +1980,6 @@ def test_real_chat_streams_token_by_token_through_the_cli(real_server):
     assert reads[-2][0] - reads[0][0] > 0.1  # spread over time, not one burst at the end
 
 
-@pytest.mark.real
 def test_real_chat_library_yields_one_token_per_read(real_server):
     answer = oai_stream.stream("Name three colours.", base_url=real_server, model="smollm2",
                                temperature=0, max_tokens=30)
@@ -1992,7 +1988,6 @@ def test_real_chat_library_yields_one_token_per_read(real_server):
     assert answer.finish_reason in ("stop", "length") and "".join(p.text for b in batches for p in b)
 
 
-@pytest.mark.real
 def test_real_max_tokens_gives_length_and_the_notice(real_server):
     r = run(["--base-url", real_server] + REAL + ["--max-tokens", "3", "Tell me a long story."],
             env=clean_env(OPENAI_API_KEY=None))
@@ -2000,7 +1995,6 @@ def test_real_max_tokens_gives_length_and_the_notice(real_server):
     assert one_line(r.err) == "oai_stream: the answer was cut short by the token limit (finish_reason: length)"
 
 
-@pytest.mark.real
 def test_real_usage_degrades_gracefully(real_server):
     r = run(["--base-url", real_server] + REAL + ["--usage", "--max-tokens", "8", "Hi"],
             env=clean_env(OPENAI_API_KEY=None))
@@ -2010,7 +2004,6 @@ def test_real_usage_degrades_gracefully(real_server):
                                 or " prompt + " in usage[0])
 
 
-@pytest.mark.real
 def test_real_completions_api(real_server):
     r = run(["--base-url", real_server, "--api", "completions"] + REAL +
             ["--max-tokens", "12", "The capital of France is"], env=clean_env(OPENAI_API_KEY=None))
@@ -2020,21 +2013,18 @@ def test_real_completions_api(real_server):
     assert "".join(answer) and answer.finish_reason in ("stop", "length")
 
 
-@pytest.mark.real
 def test_real_responses_api_missing_is_a_clear_error(real_server):
     r = run(["--base-url", real_server, "--api", "responses"] + REAL + ["Hi"],
             env=clean_env(OPENAI_API_KEY=None))
     assert r.rc == 1 and one_line(r.err).startswith("oai_stream: HTTP 404")
 
 
-@pytest.mark.real
 def test_real_too_long_prompt_gives_an_empty_stream_error(real_server):
     r = run(["--base-url", real_server] + REAL + ["--max-tokens", "5"],
             stdin=b"word " * 4000, env=clean_env(OPENAI_API_KEY=None))
     assert r.rc == 1 and one_line(r.err) == "oai_stream: the server answered 200 but sent an empty body"
 
 
-@pytest.mark.real
 def test_real_chat_mode_two_turns(real_server):
     r = run(["--base-url", real_server] + REAL + ["--max-tokens", "10", "-i"],
             stdin=b"My name is Ada.\nWhat is my name?\n/exit\n", env=clean_env(OPENAI_API_KEY=None))
