@@ -31,7 +31,11 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # `import typing` is ~3 ms of every start: annotations that need it are quoted
+    from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 __version__ = "1.0.0"
 __all__ = [
@@ -114,8 +118,8 @@ class APIError(OAIStreamError):
     `message` come from the server's error object when it sent one.
     """
 
-    def __init__(self, message: str, status: Optional[int] = None, code: Optional[str] = None,
-                 type: Optional[str] = None, retry_after: Optional[float] = None) -> None:
+    def __init__(self, message: str, status: "Optional[int]" = None, code: "Optional[str]" = None,
+                 type: "Optional[str]" = None, retry_after: "Optional[float]" = None) -> None:
         self.status, self.code, self.type, self.message = status, code, type, message
         self.retry_after = retry_after  # seconds, from Retry-After or retry-after-ms
         self.should_retry = None  # type: Optional[bool]  # the server's x-should-retry
@@ -129,12 +133,14 @@ class APIError(OAIStreamError):
 # ---------------------------------------------------------------------------
 
 
-class Event(NamedTuple):
-    """One dispatched server-sent event."""
-    event: str  # the event type; "message" when the stream named none
-    data: str
-    id: Optional[str]  # the last event ID at dispatch time (persists across events)
-    retry: Optional[int]  # reconnection time in ms last set by the stream
+class Event(namedtuple("Event", "event data id retry")):
+    """One dispatched server-sent event, immutable.
+
+    event: str, the event type ("message" when the stream named none); data: str;
+    id: str or None, the last event ID at dispatch (it persists across events);
+    retry: int or None, the reconnection time in ms last set by the stream.
+    """
+    __slots__ = ()
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -164,7 +170,7 @@ class SSEDecoder:
         self._error = None  # type: Optional[EventTooLarge]
         self._slow = True  # any of: not started, CR pending, error held back
 
-    def feed(self, chunk: bytes) -> List[Event]:
+    def feed(self, chunk: bytes) -> "List[Event]":
         if type(chunk) is not bytes:  # bytearray, memoryview: the fast paths need bytes
             chunk = bytes(chunk)
         if self._slow:
@@ -246,7 +252,7 @@ class SSEDecoder:
             raise self._error
         return events
 
-    def close(self) -> List[Event]:
+    def close(self) -> "List[Event]":
         """End of stream. An event not terminated by a blank line is discarded (WHATWG).
         Raises a size error that was held back to deliver the events before it."""
         self._tail, self._tail_len, self._data, self._data_len = [], 0, [], 0
@@ -274,10 +280,10 @@ class SSEDecoder:
         return chunk
 
 
-_new_event = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
+_new_event = tuple.__new__  # skips namedtuple's Python-level __new__ on the hot path
 
 
-def iter_sse(chunks: Iterable[bytes], max_size: int = MAX_EVENT_SIZE) -> Iterator[Event]:
+def iter_sse(chunks: "Iterable[bytes]", max_size: int = MAX_EVENT_SIZE) -> "Iterator[Event]":
     """Decode an iterable of byte chunks into events, each yielded as soon as it is complete."""
     decoder = SSEDecoder(max_size)
     for chunk in chunks:
@@ -291,13 +297,12 @@ def iter_sse(chunks: Iterable[bytes], max_size: int = MAX_EVENT_SIZE) -> Iterato
 # ---------------------------------------------------------------------------
 
 
-class Part(NamedTuple):
-    """A piece of the answer: kind is "text", "reasoning" or "refusal"."""
-    kind: str
-    text: str
+class Part(namedtuple("Part", "kind text")):
+    """A piece of the answer: kind is "text", "reasoning" or "refusal"; text is a str."""
+    __slots__ = ()
 
 
-def _error_from(obj: Any, status: Optional[int] = None) -> APIError:
+def _error_from(obj: "Any", status: "Optional[int]" = None) -> APIError:
     """Build an APIError from an OpenAI-style error object (or anything else)."""
     err = obj.get("error", obj) if isinstance(obj, dict) else obj
     if isinstance(err, dict):
@@ -319,14 +324,14 @@ class Adapter:
         self.usage = None  # type: Optional[Dict[str, Any]]
         self.model = None  # type: Optional[str]
 
-    def body(self, model: str, messages: List[Dict[str, str]], max_tokens: Optional[int],
-             temperature: Optional[float], usage: bool, openai_host: bool) -> Dict[str, Any]:
+    def body(self, model: str, messages: "List[Dict[str, str]]", max_tokens: "Optional[int]",
+             temperature: "Optional[float]", usage: bool, openai_host: bool) -> "Dict[str, Any]":
         raise NotImplementedError
 
-    def feed(self, event: Event) -> List[Part]:
+    def feed(self, event: Event) -> "List[Part]":
         raise NotImplementedError
 
-    def from_json(self, obj: Dict[str, Any]) -> List[Part]:
+    def from_json(self, obj: "Dict[str, Any]") -> "List[Part]":
         """A whole (non-streamed) answer: some servers ignore `stream: true`."""
         raise NotImplementedError
 
@@ -391,7 +396,7 @@ class ChatAdapter(Adapter):
         self.finish_reason = choice.get("finish_reason")
         return self._parts(choice, "message")
 
-    def _parts(self, choice: Dict[str, Any], field: str) -> List[Part]:
+    def _parts(self, choice: "Dict[str, Any]", field: str) -> "List[Part]":
         delta = choice.get(field)
         if type(delta) is not dict:
             return []
@@ -424,7 +429,8 @@ class CompletionsAdapter(ChatAdapter):
     path = "/completions"
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host):
-        body = {"model": model, "prompt": _flatten(messages), "stream": True}  # type: Dict[str, Any]
+        body = {"model": model, "prompt": _flatten(messages),
+                "stream": True}  # type: Dict[str, Any]
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         if temperature is not None:
@@ -479,7 +485,7 @@ class ResponsesAdapter(Adapter):
             raise _error_from(obj)
         return []
 
-    def _finish(self, response: Dict[str, Any]) -> None:
+    def _finish(self, response: "Dict[str, Any]") -> None:
         self.done = True
         self.usage = response.get("usage") or self.usage
         self.model = response.get("model") or self.model
@@ -513,7 +519,7 @@ CUT_REASONS = {"length", "content_filter", "max_output_tokens", "incomplete"}
 _scan_json = json.JSONDecoder().scan_once  # type: ignore  # the C scanner, without loads()'s frames
 
 
-def _parse_json(data: str) -> Dict[str, Any]:
+def _parse_json(data: str) -> "Dict[str, Any]":
     try:
         obj, end = _scan_json(data, 0)
         if end != len(data) and data[end:].strip():
@@ -528,7 +534,7 @@ def _parse_json(data: str) -> Dict[str, Any]:
     return obj
 
 
-def _text_of(value: Any) -> str:
+def _text_of(value: "Any") -> str:
     """Text of a content field: a string, or a list of parts as some servers send."""
     if isinstance(value, str):
         return value
@@ -538,12 +544,12 @@ def _text_of(value: Any) -> str:
     return ""
 
 
-def _text_parts(value: Any, kind: str = TEXT) -> List[Part]:
+def _text_parts(value: "Any", kind: str = TEXT) -> "List[Part]":
     text = _text_of(value)
     return [Part(kind, text)] if text else []
 
 
-def _flatten(messages: List[Dict[str, str]]) -> str:
+def _flatten(messages: "List[Dict[str, str]]") -> str:
     """Messages as one prompt for the legacy Completions API."""
     if len(messages) == 1:
         return messages[0]["content"]
@@ -551,12 +557,12 @@ def _flatten(messages: List[Dict[str, str]]) -> str:
         "Assistant:"
 
 
-def _excerpt(text: Any, limit: int = 200) -> str:
+def _excerpt(text: "Any", limit: int = 200) -> str:
     """A short, single-line, printable excerpt of a body for an error message, quoted."""
     return repr(_one_line(text, limit))
 
 
-def _one_line(text: Any, limit: int = 500) -> str:
+def _one_line(text: "Any", limit: int = 500) -> str:
     """Server text made safe for one line of stderr: no newlines, no terminal escapes."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -569,32 +575,27 @@ def _one_line(text: Any, limit: int = 500) -> str:
 # ---------------------------------------------------------------------------
 
 
-class Request(NamedTuple):
+class Request(namedtuple("Request", "url body headers api_key timeout retries")):
     """Everything needed to send one streaming request. The key stays out of repr()."""
-    url: str
-    body: Dict[str, Any]
-    headers: Dict[str, str]
-    api_key: Optional[str]
-    timeout: float
-    retries: int
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "Request(url=%r, model=%r, key=%s)" % (self.url, self.body.get("model"),
                                                       _redact_key(self.api_key))
 
 
-def _redact_key(key: Optional[str]) -> str:
+def _redact_key(key: "Optional[str]") -> str:
     return "none" if not key else "..." + key[-4:] if len(key) > 12 else "***"
 
 
-def _origin(url: str) -> Tuple[str, str, int]:
+def _origin(url: str) -> "Tuple[str, str, int]":
     from urllib.parse import urlsplit
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-def _open(request: Request, notify: Any) -> Any:
+def _open(request: Request, notify: "Any") -> "Any":
     """POST the request and return the http.client response, retrying before any output."""
     attempt = 0
     while True:
@@ -622,14 +623,14 @@ def _retryable(exc: OAIStreamError) -> bool:
     return isinstance(exc, NetworkError) and exc.retryable
 
 
-def _open_once(request: Request) -> Any:
+def _open_once(request: Request) -> "Any":
     import urllib.error
     import urllib.request
 
     # Redirects are handled below, never by urllib: it would turn a POST into a GET
     # and, without add_unredirected_header, carry the key to another host.
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        def redirect_request(self, *args: "Any", **kwargs: "Any") -> None:
             return None
     handlers = [NoRedirect()]  # type: List[Any]
     if request.url.startswith("https:"):
@@ -660,7 +661,7 @@ def _open_once(request: Request) -> Any:
     raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
 
-def _redirect_target(url: str, exc: Any) -> str:
+def _redirect_target(url: str, exc: "Any") -> str:
     from urllib.parse import urljoin
     location = exc.headers.get("Location") or ""
     exc.close()
@@ -679,7 +680,7 @@ def _redirect_target(url: str, exc: Any) -> str:
     return target
 
 
-def _http_error(exc: Any) -> APIError:
+def _http_error(exc: "Any") -> APIError:
     """An HTTP error status, with the server's JSON error message or a body excerpt."""
     try:
         body = exc.read(MAX_ERROR_BODY)
@@ -700,7 +701,7 @@ def _http_error(exc: Any) -> APIError:
     return err
 
 
-def _retry_after(headers: Any) -> Optional[float]:
+def _retry_after(headers: "Any") -> "Optional[float]":
     """Seconds to wait from retry-after-ms (OpenAI) or Retry-After (seconds or HTTP date)."""
     ms = _seconds(headers.get("retry-after-ms"))
     if ms is not None:
@@ -713,7 +714,7 @@ def _retry_after(headers: Any) -> Optional[float]:
     return max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
 
 
-def _seconds(text: Optional[str]) -> Optional[float]:
+def _seconds(text: "Optional[str]") -> "Optional[float]":
     """A finite, non-negative number, or None (NaN, inf and garbage are ignored)."""
     try:
         value = float(text)  # type: ignore
@@ -722,7 +723,7 @@ def _seconds(text: Optional[str]) -> Optional[float]:
     return value if 0 <= value < float("inf") else None
 
 
-def _network_error(reason: Any, url: str) -> NetworkError:
+def _network_error(reason: "Any", url: str) -> NetworkError:
     import socket
     import ssl
     host = "%s://%s:%d" % _origin(url)
@@ -762,7 +763,7 @@ class BodyFramer:
     """HTTP/1.1 message body framing, sans-I/O: chunked (RFC 9112 7.1), Content-Length, or
     delimited by the close. feed(raw bytes) -> body bytes; end() at EOF."""
 
-    def __init__(self, chunked: bool, length: Optional[int]) -> None:
+    def __init__(self, chunked: bool, length: "Optional[int]") -> None:
         self.chunked, self.left, self.done = chunked, length, False
         self._buf = b""
         self._state = "size"  # size, data, crlf, trailer
@@ -876,7 +877,7 @@ class Stream:
     `usage`, `model`, `first_token_time` and `elapsed` (seconds).
     """
 
-    def __init__(self, request: Request, adapter: Adapter, notify: Any = None) -> None:
+    def __init__(self, request: Request, adapter: Adapter, notify: "Any" = None) -> None:
         self.request, self.adapter = request, adapter
         self.started = time.monotonic()
         self.first_token_time = None  # type: Optional[float]
@@ -899,7 +900,7 @@ class Stream:
         """Whether the server stopped the answer early (a token limit, a content filter)."""
         return self.finish_reason in CUT_REASONS
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> "Iterator[str]":
         for batch in self.batches():
             for part in batch:
                 if part.kind != REASONING:
@@ -908,23 +909,23 @@ class Stream:
     def __enter__(self) -> "Stream":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: "Any") -> None:
         self.close()
 
     def close(self) -> None:
         self._response.close()
 
-    def batches(self) -> Iterator[List[Part]]:
+    def batches(self) -> "Iterator[List[Part]]":
         for _, parts in self._parsed():
             if parts:
                 yield parts
 
-    def raw_events(self) -> Iterator[List[Event]]:
+    def raw_events(self) -> "Iterator[List[Event]]":
         """Per network read, its events (a JSON answer comes as one Event of type "json")."""
         for events, _ in self._parsed():
             yield events
 
-    def _parsed(self) -> Iterator[Tuple[List[Event], List[Part]]]:
+    def _parsed(self) -> "Iterator[Tuple[List[Event], List[Part]]]":
         """Events and their Parts per network read; each event goes through the adapter once.
         On an error event, what came before it is yielded first, then the error raised."""
         feed = self.adapter.feed
@@ -949,7 +950,7 @@ class Stream:
             self.elapsed = time.monotonic() - self.started
             self.close()
 
-    def _body(self) -> Iterator[bytes]:
+    def _body(self) -> "Iterator[bytes]":
         # One socket read at a time: fp.read1() returns what is buffered or what one recv()
         # delivers, so every event in it is handed on at once, and no read waits for more.
         # HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.
@@ -981,7 +982,7 @@ class Stream:
             if chunk:
                 yield chunk
 
-    def _events(self) -> Iterator[List[Event]]:
+    def _events(self) -> "Iterator[List[Event]]":
         chunks = self._body()
         first = next(chunks, b"")
         if not first:
@@ -1017,7 +1018,7 @@ class Stream:
         raise ProtocolError("expected an event stream, got %r: %s" % (
             self.content_type or "no content type", _excerpt(first)))
 
-    def _json_answer(self, first: bytes, rest: Iterator[bytes]) -> str:
+    def _json_answer(self, first: bytes, rest: "Iterator[bytes]") -> str:
         """A whole JSON answer where a stream was asked for (some servers ignore stream)."""
         parts, size = [first], len(first)
         for chunk in rest:
@@ -1036,14 +1037,14 @@ class Stream:
         return text
 
 
-def build_request(prompt: Optional[str] = None, messages: Optional[List[Dict[str, str]]] = None,
-                  model: Optional[str] = None, system: Optional[str] = None,
-                  api: str = "chat", base_url: Optional[str] = None,
-                  api_key: Optional[str] = None, temperature: Optional[float] = None,
-                  max_tokens: Optional[int] = None, headers: Optional[Dict[str, str]] = None,
+def build_request(prompt: "Optional[str]" = None, messages: "Optional[List[Dict[str, str]]]" = None,
+                  model: "Optional[str]" = None, system: "Optional[str]" = None,
+                  api: str = "chat", base_url: "Optional[str]" = None,
+                  api_key: "Optional[str]" = None, temperature: "Optional[float]" = None,
+                  max_tokens: "Optional[int]" = None, headers: "Optional[Dict[str, str]]" = None,
                   timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                  usage: bool = False, extra_body: Optional[Dict[str, Any]] = None,
-                  env: Optional[Dict[str, str]] = None) -> Tuple[Request, Adapter]:
+                  usage: bool = False, extra_body: "Optional[Dict[str, Any]]" = None,
+                  env: "Optional[Dict[str, str]]" = None) -> "Tuple[Request, Adapter]":
     """Resolve options and environment (as the official SDK reads it) into a Request."""
     env = dict(os.environ) if env is None else env
     if api not in ADAPTERS:
@@ -1112,7 +1113,7 @@ def _endpoint(base_url: str, path: str, query: str = "") -> str:
     return urlunsplit((parts.scheme, parts.netloc, base_path, query, ""))
 
 
-def _key_from_file(path: Optional[str]) -> Optional[str]:
+def _key_from_file(path: "Optional[str]") -> "Optional[str]":
     if not path:
         return None
     try:
@@ -1122,7 +1123,7 @@ def _key_from_file(path: Optional[str]) -> Optional[str]:
         raise ConfigError("cannot read the API key file %s: %s" % (path, exc.strerror))
 
 
-def stream(prompt: Optional[str] = None, **options: Any) -> Stream:
+def stream(prompt: "Optional[str]" = None, **options: "Any") -> Stream:
     """Start a streaming answer; iterate the result for text deltas.
 
     Options: model, system, messages (a list of {"role", "content"} instead of prompt),
@@ -1160,7 +1161,7 @@ class UsageError(Exception):
     pass
 
 
-def _parser() -> Any:
+def _parser() -> "Any":
     import argparse
 
     class Parser(argparse.ArgumentParser):
@@ -1198,7 +1199,7 @@ def _parser() -> Any:
     return p
 
 
-def _parse_options(pairs: List[str]) -> Dict[str, Any]:
+def _parse_options(pairs: "List[str]") -> "Dict[str, Any]":
     body = {}
     for pair in pairs:
         key, eq, value = pair.partition("=")
@@ -1211,7 +1212,7 @@ def _parse_options(pairs: List[str]) -> Dict[str, Any]:
     return body
 
 
-def _parse_headers(lines: List[str]) -> Dict[str, str]:
+def _parse_headers(lines: "List[str]") -> "Dict[str, str]":
     headers = {}
     for line in lines:
         name, colon, value = line.partition(":")
@@ -1228,7 +1229,7 @@ def _parse_headers(lines: List[str]) -> Dict[str, str]:
 class Output:
     """Writes answer text to stdout as UTF-8, flushed per batch, whatever the locale."""
 
-    def __init__(self, out: Any, err: Any) -> None:
+    def __init__(self, out: "Any", err: "Any") -> None:
         self.out = getattr(out, "buffer", None)
         self.text_out = out
         self.err = err
@@ -1298,7 +1299,7 @@ class Output:
             self.write("\n")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: "Optional[List[str]]" = None) -> int:
     """Run the command line; returns the exit code."""
     out = Output(sys.stdout, sys.stderr)
     try:
@@ -1350,14 +1351,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_OK
 
 
-def _quiet(action: Any) -> None:
+def _quiet(action: "Any") -> None:
     try:
         action()
     except Exception:
         pass
 
 
-def _read_prompt(words: List[str], stdin_tty: bool) -> str:
+def _read_prompt(words: "List[str]", stdin_tty: bool) -> str:
     """Words joined by spaces; stdin too when it is piped or asked for with '-' (after a
     blank line when both are given, as in `git diff | oai_stream.py "Review this"`)."""
     prompt = " ".join(w for w in words if w != "-")
@@ -1373,7 +1374,7 @@ def _read_prompt(words: List[str], stdin_tty: bool) -> str:
     return prompt
 
 
-def _notify_retry(verbose: bool, out: Output) -> Any:
+def _notify_retry(verbose: bool, out: Output) -> "Any":
     def notify(message: str, wait: float) -> None:
         if verbose or wait > 1.0:
             out.note(message)
@@ -1394,7 +1395,7 @@ def _import_urllib_without_ssl(url: str) -> None:
         del sys.modules["ssl"]
 
 
-def _run(request: Request, adapter: Adapter, args: Any, out: Output) -> int:
+def _run(request: Request, adapter: Adapter, args: "Any", out: Output) -> int:
     _import_urllib_without_ssl(request.url)
     if args.verbose:
         _describe(request, out)
@@ -1413,7 +1414,7 @@ def _run(request: Request, adapter: Adapter, args: Any, out: Output) -> int:
 
 
 def _print_text(answer: Stream, show_reasoning: bool, out: Output,
-                keep: Optional[List[str]] = None) -> None:
+                keep: "Optional[List[str]]" = None) -> None:
     """The answer to stdout, one write and one flush per network read; `keep` collects it."""
     for batch in answer.batches():
         text = []  # type: List[str]
@@ -1496,7 +1497,7 @@ def _describe(request: Request, out: Output) -> None:
     out.note("  body: %s" % json.dumps(body, ensure_ascii=False))
 
 
-def _chat(args: Any, settings: Dict[str, Any], out: Output) -> int:
+def _chat(args: "Any", settings: "Dict[str, Any]", out: Output) -> int:
     """A conversation: history kept, Ctrl-C stops the answer, /exit or Ctrl-D leaves."""
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     if tty:
