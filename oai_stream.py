@@ -32,6 +32,7 @@ import os
 import sys
 import time
 from collections import namedtuple
+from itertools import chain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # `import typing` is ~3 ms of every start: annotations that need it are quoted
@@ -302,6 +303,9 @@ class Part(namedtuple("Part", "kind text")):
     __slots__ = ()
 
 
+_new_part = tuple.__new__  # as _new_event
+
+
 def _error_from(obj: "Any", status: "Optional[int]" = None) -> APIError:
     """Build an APIError from an OpenAI-style error object (or anything else)."""
     err = obj.get("error", obj) if isinstance(obj, dict) else obj
@@ -345,14 +349,12 @@ class ChatAdapter(Adapter):
     path = "/chat/completions"
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host):
-        body = {"model": model, "messages": messages, "stream": True}  # type: Dict[str, Any]
-        if max_tokens is not None:
-            # OpenAI's reasoning models reject max_tokens; compatible servers may not know
-            # max_completion_tokens and would silently ignore it.
-            body["max_completion_tokens" if openai_host else "max_tokens"] = max_tokens
-        if temperature is not None:
-            body["temperature"] = temperature
-        if usage:
+        # OpenAI's reasoning models reject max_tokens; compatible servers may not know
+        # max_completion_tokens and would silently ignore it.
+        body = _sampling({"model": model, "messages": messages, "stream": True},
+                         "max_completion_tokens" if openai_host else "max_tokens",
+                         max_tokens, temperature)
+        if usage:  # only when asked: some servers reject unknown fields
             body["stream_options"] = {"include_usage": True}
         return body
 
@@ -386,7 +388,7 @@ class ChatAdapter(Adapter):
         return self.done or self.finish_reason is not None
 
     def from_json(self, obj):
-        if "error" in obj:
+        if obj.get("error"):
             raise _error_from(obj)
         self.done, self.usage, self.model = True, obj.get("usage"), obj.get("model")
         choices = obj.get("choices")
@@ -400,16 +402,15 @@ class ChatAdapter(Adapter):
         delta = choice.get(field)
         if type(delta) is not dict:
             return []
-        text = delta.get("content")
-        if len(delta) == 1 and type(text) is str:  # the hot path: {"content": "..."}
-            return [_new_part(Part, (TEXT, text))] if text else []
+        content = delta.get("content")
+        if len(delta) == 1 and type(content) is str:  # the hot path: {"content": "..."}
+            return [_new_part(Part, (TEXT, content))] if content else []
         parts = []
         for key in ("reasoning_content", "reasoning"):  # DeepSeek/old vLLM, newer vLLM
             text = _text_of(delta.get(key))
             if text:
                 parts.append(Part(REASONING, text))
                 break
-        content = delta.get("content")
         if type(content) is list:  # Mistral's reasoning: {"type": "thinking", "thinking": [...]}
             text = "".join(_text_of(p.get("thinking")) for p in content
                            if isinstance(p, dict) and p.get("type") == "thinking")
@@ -429,14 +430,8 @@ class CompletionsAdapter(ChatAdapter):
     path = "/completions"
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host):
-        body = {"model": model, "prompt": _flatten(messages),
-                "stream": True}  # type: Dict[str, Any]
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        if temperature is not None:
-            body["temperature"] = temperature
-        if usage:
-            body["stream_options"] = {"include_usage": True}
+        body = ChatAdapter.body(self, model, messages, max_tokens, temperature, usage, False)
+        body["prompt"] = _flatten(body.pop("messages"))
         return body
 
     def _parts(self, choice, field):
@@ -460,11 +455,8 @@ class ResponsesAdapter(Adapter):
         if system:
             body["instructions"] = "\n\n".join(system)
         body["input"] = rest[0]["content"] if len(rest) == 1 and rest[0]["role"] == "user" else rest
-        if max_tokens is not None:
-            body["max_output_tokens"] = max_tokens
-        if temperature is not None:
-            body["temperature"] = temperature
-        return body  # usage always arrives in response.completed
+        # usage always arrives in response.completed
+        return _sampling(body, "max_output_tokens", max_tokens, temperature)
 
     def feed(self, event):
         if event.data.strip() == "[DONE]":  # some compatible servers add it anyway
@@ -510,7 +502,15 @@ class ResponsesAdapter(Adapter):
         return parts
 
 
-_new_part = tuple.__new__
+def _sampling(body: "Dict[str, Any]", max_field: str, max_tokens: "Optional[int]",
+              temperature: "Optional[float]") -> "Dict[str, Any]":
+    """The options every API shares, under each API's own names."""
+    if max_tokens is not None:
+        body[max_field] = max_tokens
+    if temperature is not None:
+        body["temperature"] = temperature
+    return body
+
 
 ADAPTERS = {"chat": ChatAdapter, "completions": CompletionsAdapter, "responses": ResponsesAdapter}
 CUT_REASONS = {"length", "content_filter", "max_output_tokens", "incomplete"}
@@ -883,7 +883,6 @@ class Stream:
         self.first_token_time = None  # type: Optional[float]
         self.elapsed = None  # type: Optional[float]
         self.parts_received = 0  # deltas: a speed figure when the server reports no usage
-        self._json_parts = None  # type: Optional[List[Part]]  # a non-stream JSON answer
         self._response = _open(request, notify or (lambda message, wait: None))
         self.status = self._response.status
         self.content_type = (self._response.headers.get("Content-Type") or "").lower()
@@ -926,29 +925,49 @@ class Stream:
             yield events
 
     def _parsed(self) -> "Iterator[Tuple[List[Event], List[Part]]]":
-        """Events and their Parts per network read; each event goes through the adapter once.
-        On an error event, what came before it is yielded first, then the error raised."""
-        feed = self.adapter.feed
+        """Per network read, its events and their Parts; each event goes through the adapter
+        once. On an error event, what came before it is yielded first, then the error raised.
+        At the end, whether the answer is whole."""
+        adapter = self.adapter
         try:
-            for events in self._events():
+            chunks = self._body()
+            first = next(chunks, b"")
+            if not first:
+                raise ProtocolError("the server answered %d but sent an empty body" % self.status)
+            if self._is_json(first):
+                text, whole = self._json_answer(first, chunks)
+                self._count(whole)
+                yield [Event("json", text, None, None)], whole
+                return
+            decoder = SSEDecoder()
+            for chunk in chain((first,), chunks):
+                events = decoder.feed(chunk)
+                if not events:
+                    continue
                 parts = []  # type: List[Part]
-                if self._json_parts is not None:
-                    parts, self._json_parts = self._json_parts, None
-                else:
-                    try:
-                        for event in events:
-                            parts += feed(event)
-                    except OAIStreamError:
-                        yield events, parts
-                        raise
-                if parts:
-                    self.parts_received += len(parts)
-                    if self.first_token_time is None:
-                        self.first_token_time = time.monotonic() - self.started
+                try:
+                    for event in events:
+                        parts += adapter.feed(event)
+                except OAIStreamError:
+                    self._count(parts)
+                    yield events, parts
+                    raise
+                self._count(parts)
                 yield events, parts
+                if adapter.done:
+                    break  # nothing is to come after the terminal event: don't wait for a close
+            decoder.close()
+            if not adapter.complete():
+                raise IncompleteStream("stream ended before the answer was complete")
         finally:
             self.elapsed = time.monotonic() - self.started
             self.close()
+
+    def _count(self, parts: "List[Part]") -> None:
+        if parts:
+            self.parts_received += len(parts)
+            if self.first_token_time is None:
+                self.first_token_time = time.monotonic() - self.started
 
     def _body(self) -> "Iterator[bytes]":
         # One socket read at a time: fp.read1() returns what is buffered or what one recv()
@@ -982,29 +1001,6 @@ class Stream:
             if chunk:
                 yield chunk
 
-    def _events(self) -> "Iterator[List[Event]]":
-        chunks = self._body()
-        first = next(chunks, b"")
-        if not first:
-            raise ProtocolError("the server answered %d but sent an empty body" % self.status)
-        if self._is_json(first):
-            yield [Event("json", self._json_answer(first, chunks), None, None)]
-            return
-        decoder, adapter, chunk = SSEDecoder(), self.adapter, first
-        while True:
-            events = decoder.feed(chunk)
-            if events:
-                yield events
-                if adapter.done:
-                    break  # nothing is to come after the terminal event: don't wait for a close
-            more = next(chunks, None)
-            if more is None:
-                break
-            chunk = more
-        decoder.close()
-        if not adapter.complete():
-            raise IncompleteStream("stream ended before the answer was complete")
-
     def _is_json(self, first: bytes) -> bool:
         """Decide by the first bytes, then the Content-Type: servers mislabel both ways. An
         HTML page or other body, as a captive portal or a gateway sends, is refused."""
@@ -1018,7 +1014,7 @@ class Stream:
         raise ProtocolError("expected an event stream, got %r: %s" % (
             self.content_type or "no content type", _excerpt(first)))
 
-    def _json_answer(self, first: bytes, rest: "Iterator[bytes]") -> str:
+    def _json_answer(self, first: bytes, rest: "Iterator[bytes]") -> "Tuple[str, List[Part]]":
         """A whole JSON answer where a stream was asked for (some servers ignore stream)."""
         parts, size = [first], len(first)
         for chunk in rest:
@@ -1033,8 +1029,7 @@ class Stream:
             raise ProtocolError("invalid JSON answer: %s" % _excerpt(text))
         if not isinstance(obj, dict):
             raise ProtocolError("unexpected JSON answer: %s" % _excerpt(text))
-        self._json_parts = self.adapter.from_json(obj)
-        return text
+        return text, self.adapter.from_json(obj)
 
 
 def build_request(prompt: "Optional[str]" = None, messages: "Optional[List[Dict[str, str]]]" = None,
@@ -1402,13 +1397,11 @@ def _run(request: Request, adapter: Adapter, args: "Any", out: Output) -> int:
     answer = Stream(request, adapter, _notify_retry(args.verbose, out))
     if args.verbose:
         out.note("HTTP %d %s" % (answer.status, answer.content_type or "(no content type)"))
-    try:
-        if args.json:
-            _print_json(answer, out)
-        else:
-            _print_text(answer, args.reasoning, out)
-    finally:
-        out.finish()
+    if args.json:
+        _print_json(answer, out)
+    else:
+        _print_text(answer, args.reasoning, out)
+    out.finish()  # after an error, main() ends the text instead
     _report(answer, args.usage, out)
     return EXIT_OK
 
