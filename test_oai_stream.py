@@ -1624,6 +1624,19 @@ def test_tls_verified_with_ssl_cert_file(certs):
         server.close()
 
 
+def test_tls_verified_with_ssl_cert_dir(certs, tmp_path):
+    import shutil
+    shutil.copy(os.path.join(certs, "ca.pem"), str(tmp_path / "ca.pem"))
+    subprocess.check_call(["openssl", "rehash", str(tmp_path)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    server = tls_server(certs)
+    try:
+        r = cli(server, "q", env=clean_env(SSL_CERT_DIR=str(tmp_path), SSL_CERT_FILE="/nonexistent"))
+        assert (r.rc, r.text) == (0, "secure\n")
+    finally:
+        server.close()
+
+
 @pytest.mark.parametrize("name,key,why", [
     ("self", "self.key", "self-signed certificate"),
     ("good", "srv.key", "unable to get local issuer certificate"),  # CA not trusted
@@ -1937,7 +1950,7 @@ def test_chat_mode_in_a_real_terminal(server):
             screen += os.read(master, 4096)
     try:
         until(b">>> ")
-        os.write(master, b"hello\r")
+        os.write(master, b"ello\x01h\r")  # Ctrl-A, then "h": readline's line editing
         until(b"reply 1")
         until(b">>> ", 2)
         os.write(master, b"\x04")  # Ctrl-D leaves
