@@ -74,8 +74,10 @@ RETRY_FIRST_WAIT = 0.5  # backoff: 0.5 s, 1 s, 2 s ... as the official SDK
 RETRY_MAX_BACKOFF = 8.0
 RETRY_JITTER = 0.25  # up to 25 % less, so that many clients do not retry in step
 MAX_RETRY_WAIT = 60.0  # a Retry-After beyond this is capped: nobody watches a frozen CLI longer
-MAX_EVENT_SIZE = 16 * 1024 * 1024  # one SSE line or event; real events are < 100 KiB
-MAX_BODY_SIZE = 16 * 1024 * 1024  # a whole JSON answer, also after decompression
+# One SSE line or event, and a whole JSON answer (after decompression). Real events are
+# < 100 KiB; a whole answer is rarely over 1 MiB. What parsing may build is bounded too.
+MAX_EVENT_SIZE = MAX_BODY_SIZE = 4 * 1024 * 1024
+MAX_JSON_NESTING = 1 / 32  # at most one { or [ per 32 bytes in a large JSON value
 MAX_ERROR_BODY = 1024 * 1024  # an error body: the message is in the first few hundred bytes
 MAX_HEAD_SIZE = 65536  # an HTTP response head (status line and headers), as http.client
 MAX_REDIRECTS = 5
@@ -563,7 +565,8 @@ class Adapter:
         counts = [u.get(a, u.get(b)) for a, b in (("prompt_tokens", "input_tokens"),
                                                    ("completion_tokens", "output_tokens"),
                                                    ("total_tokens", "total_tokens"))]
-        return tuple(c if type(c) is int and c >= 0 else None for c in counts)  # type: ignore
+        return tuple(c if type(c) is int and 0 <= c < 10 ** 15 else None  # type: ignore
+                     for c in counts)
 
     def looks_like(self) -> "Optional[str]":
         """Which API the events that carried no text belong to, when it is another one."""
@@ -783,6 +786,9 @@ class ResponsesAdapter(Adapter):
         if status == "incomplete" or details:
             reason = details.get("reason") if isinstance(details, dict) else None
             self.finish_reason = reason if isinstance(reason, str) and reason else "incomplete"
+            if self.finish_reason not in self.cut_reasons:  # a reason not known yet: still cut
+                self.cut_reasons = dict(self.cut_reasons, **{
+                    self.finish_reason: "the server (%s)" % _one_line(self.finish_reason, 60)})
         else:
             self.finish_reason = status or "completed"
 
@@ -823,6 +829,8 @@ _scan_json = json.JSONDecoder().scan_once  # type: ignore  # the C scanner, with
 
 def _parse_json(data: str) -> "Dict[str, Any]":
     try:
+        if len(data) > 65536:  # large: the checks in _loads
+            raise ValueError(data)
         obj, end = _scan_json(data, 0)
         if end != len(data) and data[end:].strip():
             raise ValueError("extra data")
@@ -835,7 +843,10 @@ def _parse_json(data: str) -> "Dict[str, Any]":
 
 def _loads(text: str, what: str) -> "Any":
     """json.loads whose every failure is a ProtocolError: bad syntax, nesting deep enough to
-    exhaust the stack, an integer too long to convert (3.11+)."""
+    exhaust the stack, an integer too long to convert (3.11+), or so many containers that
+    the objects would take far more memory than the bytes (`[{},{},...]`)."""
+    if len(text) > 65536 and text.count("{") + text.count("[") > len(text) * MAX_JSON_NESTING:
+        raise ProtocolError("%s: too many nested objects for its size" % what)
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -973,6 +984,9 @@ def _one_line(text: "Any", limit: int = 500) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+_FIELDS = (b"data:", b"event:", b"id:", b"retry:")
+
+
 class AnswerDecoder:
     """The whole answer path, sans-I/O: raw body bytes in; per read, the events and the Parts
     they carry out. Framing, decompression, stream or JSON, SSE, the adapter, think tags.
@@ -990,7 +1004,9 @@ class AnswerDecoder:
         self.think = ThinkSplitter() if think_tags else None
         self.answered = False  # answer or refusal text arrived
         self.error = None  # type: Optional[OAIStreamError]
-        self.done = self.framer.done
+        self.done = self.framer.done  # Content-Length: 0 or 204: nothing will come
+        if self.done:
+            self.error = ProtocolError("the server answered %d but sent an empty body" % status)
 
     def feed(self, raw: bytes) -> "Tuple[List[Event], List[Part]]":
         events, parts = [], []  # type: List[Event], List[Part]
@@ -1039,8 +1055,8 @@ class AnswerDecoder:
                 return
             data = self.head + data
             start = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-            if not start:  # only blank lines so far: nothing decides yet
-                self.head = data[-MAX_HEAD_SIZE:]
+            if not start or len(start) < 6 and any(f.startswith(start) for f in _FIELDS):
+                self.head = data[-MAX_HEAD_SIZE:]  # blank lines, or "da": nothing decides yet
                 return
             self.head = b""
             if self._is_json(start):
@@ -1355,7 +1371,9 @@ def build_request(prompt: "Optional[str]" = None, *,
         if api_key is None:
             api_key = env.get("OPENAI_API_KEY") or _key_from_file(env.get("OPENAI_API_KEY_FILE"))
     api_key = _clean_secret(api_key, "the API key") if api_key else None
-    url = _endpoint(base_url, adapter.path, query)
+    url, basic = _endpoint(base_url, adapter.path, query)
+    if basic and not any(h.lower() == "authorization" for h in headers):
+        headers["Authorization"], api_key = basic, None  # user:password@ in the URL wins
     openai_host = _origin(url)[1] == "api.openai.com"
     has_auth = any(h.lower() in ("authorization", "api-key") for h in headers)
     if openai_host and not api_key and not has_auth:
@@ -1434,7 +1452,9 @@ def _check_headers(headers: "Dict[str, str]") -> "Dict[str, str]":
     return out
 
 
-def _endpoint(base_url: str, path: str, query: str = "") -> str:
+def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional[str]]":
+    """The endpoint URL, and Basic credentials from user:password@ (moved to a header, so
+    that the URL can be shown)."""
     from urllib.parse import urlsplit, urlunsplit
     shown = _excerpt(_without_password(base_url), 100)
     if any(c <= " " or c == "\x7f" for c in base_url):
@@ -1451,7 +1471,14 @@ def _endpoint(base_url: str, path: str, query: str = "") -> str:
     if not full:  # a full endpoint URL is accepted as it is
         base_path += path
     query = "&".join(q for q in (parts.query, query) if q)
-    return urlunsplit((parts.scheme, parts.netloc, base_path, query, ""))
+    netloc, basic = parts.netloc, None
+    if parts.username is not None:
+        import base64
+        from urllib.parse import unquote
+        pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+        basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        netloc = netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, base_path, query, "")), basic
 
 
 def _key_from_file(path: "Optional[str]") -> "Optional[str]":
@@ -2134,7 +2161,7 @@ class _AsyncIterator:
     the end (break, an exception in the loop body) closes the connection at once."""
 
     def __init__(self, stream: AsyncStream, mode: str) -> None:
-        stream._iterate()
+        stream._iterate()  # before any attribute: __del__ of a refused one has nothing to do
         self.stream, self.mode, self.texts = stream, mode, []  # type: AsyncStream, str, List[str]
 
     def __aiter__(self) -> "_AsyncIterator":
@@ -2155,7 +2182,7 @@ class _AsyncIterator:
         return self.texts.pop()
 
     def __del__(self) -> None:
-        if self.stream._state != "ended":
+        if getattr(self, "stream", None) is not None and self.stream._state != "ended":
             self.stream._ended()
 
 
@@ -2340,9 +2367,7 @@ def _parse_headers(lines: "List[str]") -> "Dict[str, str]":
     for line in lines:
         name, colon, value = line.partition(":")
         if not colon or not name.strip():
-            # Only the first word is echoed: the rest may be a key.
-            raise UsageError("-H expects 'Name: value', got %s..."
-                             % _excerpt(line.split()[0][:40] if line.split() else "", 40))
+            raise UsageError("-H expects 'Name: value'")  # the line may be a key: not echoed
         headers[name.strip()] = value.strip()
     return headers
 
@@ -2368,7 +2393,7 @@ class Output:
         self.out, self.err = out, err
         self.out_bytes = getattr(out, "buffer", None)
         self.err_bytes = getattr(err, "buffer", None)
-        self.out_tty, self.err_tty = _isatty(out) and not raw, _isatty(err) and not raw
+        self.out_tty, self.err_tty, self.raw = _isatty(out) and not raw, _isatty(err), raw
         self.secrets = [k.strip() for k in (os.environ.get("OPENAI_API_KEY"),
                                             os.environ.get("AZURE_OPENAI_API_KEY")) if k]
         self.last = ""  # last character written to stdout
@@ -2403,8 +2428,8 @@ class Output:
                 self._err("\x1b[2m[reasoning]\n" if self.color else "[reasoning]\n")
             else:
                 self._err("\n[/reasoning]\x1b[0m\n" if self.color else "\n[/reasoning]\n")
-        if text:
-            self._err(_neutralise(text) if self.err_tty else text)
+        if text:  # model text: no escapes on stderr either, terminal or not (--raw: as sent)
+            self._err(text if self.raw else _neutralise(text))
 
     def protect(self, request: "Request") -> None:
         """Every secret of the request is scrubbed from every message (defence in depth)."""
