@@ -884,7 +884,7 @@ class ThinkSplitter:
     OPEN, CLOSE = "<think>", "</think>"
 
     def __init__(self) -> None:
-        self.state = "start"  # start: nothing yet; think: inside the block; text: after it
+        self.state = "start"  # start: nothing yet; think: inside; after: just closed; text
         self.held = ""
 
     def feed(self, parts: "List[Part]") -> "List[Part]":
@@ -892,6 +892,12 @@ class ThinkSplitter:
         for part in parts:
             if part.kind != TEXT or self.state == "text":
                 out.append(part)
+                continue
+            if self.state == "after":  # the newlines that separate the block from the answer
+                text = part.text.lstrip("\n")
+                if text:
+                    self.state = "text"
+                    out.append(Part(TEXT, text))
                 continue
             text, self.held = self.held + part.text, ""
             if self.state == "start":
@@ -906,11 +912,12 @@ class ThinkSplitter:
                 self.state, text = "think", head[len(self.OPEN):]
             end = text.find(self.CLOSE)
             if end >= 0:
-                self.state = "text"
+                self.state = "after"
                 if end:
                     out.append(Part(REASONING, text[:end]))
                 rest = text[end + len(self.CLOSE):].lstrip("\n")
                 if rest:
+                    self.state = "text"
                     out.append(Part(TEXT, rest))
                 continue
             keep = _tag_prefix(text, self.CLOSE)
@@ -1042,11 +1049,11 @@ class AnswerDecoder:
         adapter = self.adapter
         if not adapter.complete():
             raise IncompleteStream("stream ended before the answer was complete")
-        if not self.answered and adapter.finish_reason is None:
-            guess = adapter.looks_like()
-            raise EmptyAnswer("the stream ended without any text and without a finish reason"
-                              + ("; its events look like api=%r chunks" % guess if guess else ""),
-                              guess)
+        guess = None if self.answered else adapter.looks_like()
+        if guess or not self.answered and adapter.finish_reason is None:
+            raise EmptyAnswer("the stream ended without any text" + (
+                "; its events look like api=%r chunks" % guess if guess
+                else " and without a finish reason"), guess)
 
     def _take(self, data: bytes, events: "List[Event]", parts: "List[Part]") -> None:
         if self.sse is None:

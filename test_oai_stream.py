@@ -287,6 +287,10 @@ def demo(argv):
                                                        "total_tokens": 64}):
             steps += [event, 0.04]
         return sse_reply(*steps)
+    if argv[:1] not in (["demo"], ["serve"]) or argv[1:2] in (["-h"], ["--help"]):
+        print(demo.__doc__.replace("`", ""))
+        print("The tests: make test (or python -m pytest test_oai_stream.py).")
+        return 0 if argv[-1:] in (["-h"], ["--help"]) else 2
     if argv[:1] == ["serve"]:
         server = FakeServer(default=paced, port=int(argv[1]) if len(argv) > 1 else 0)
         print("serving on %s (Ctrl-C to stop)" % server.url, flush=True)
@@ -2186,6 +2190,245 @@ def test_chat_mode_in_a_real_terminal(server):
         proc.kill()
         os.close(master)
     assert server.last["json"]["messages"] == [{"role": "user", "content": "hello"}]
+
+
+# ---------------------------------------------------------------------------
+# What real providers and relays do (issue: think tags, citations, rejected fields, errors
+# inside a 200, keep-alive stalls). Each shape names where it comes from.
+# ---------------------------------------------------------------------------
+
+def test_leading_think_block_is_reasoning_however_split(server):
+    """llama.cpp glues the tag to the first word (ggml-org/llama.cpp#13867); vLLM and
+    lmdeploy send "<think>" and "\n" as deltas of their own (InternLM/lmdeploy#3664);
+    Ollama's deepseek-r1 sends "<think>\n\n</think>\n\n" (ollama/ollama#8837)."""
+    for tokens in (["<think>Okay, so", " the user", "</think>", "\n\nHello", "!"],
+                   ["<th", "ink>\nOkay, so the user</th", "ink>\n\nHello!"],
+                   ["  <think>", "\n", "Okay, so the user", "</think>\n\nHello!"]):
+        server.push(chat_reply(tokens))
+        r = cli(server, "--reasoning", "q")
+        assert (r.rc, r.text) == (0, "Hello!\n"), tokens
+        assert "Okay, so the user" in r.err and "[reasoning]" in r.err
+    server.push(chat_reply(["<think>", "hidden", "</think>", "shown"]))
+    assert cli(server, "q").text == "shown\n"
+    server.push(chat_reply(["<think>", "kept", "</think>", "as is"]))
+    assert cli(server, "--no-think-tags", "q").text == "<think>kept</think>as is\n"
+    server.push(chat_reply(["<b>bold</b>", " text"]))  # cannot start a think block: at once
+    texts, s = consume("sync", prompt="q", base_url=server.url)
+    assert texts == ["<b>bold</b>", " text"]
+
+
+def test_citations_are_shown_on_stderr_and_kept_in_the_library(server):
+    """Perplexity: top-level `citations` on every chunk (perplexityai/api-discussion#193);
+    OpenRouter and OpenAI search models: `delta.annotations` of type url_citation
+    (openrouter.ai/docs/features/web-search; openai/openai-java#297)."""
+    pplx = json.dumps({"id": "1", "model": "sonar", "citations": ["https://a.example/1"],
+                       "choices": [{"index": 0, "delta": {"content": "Fact."}, "finish_reason": None}]})
+    ann = chat_chunk(annotations=[{"type": "url_citation", "url_citation": {
+        "url": "https://b.example/2", "title": "B \x1b[2J", "start_index": 0, "end_index": 5}}])
+    server.push(sse_reply(("data: %s\n\n" % pplx).encode(), ("data: %s\n\n" % pplx).encode(), ann,
+                          chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "Fact.Fact.\n")
+    assert r.err.splitlines() == ["oai_stream: source [1] https://a.example/1",
+                                  "oai_stream: source [2] https://b.example/2 (B [2J)"]
+    server.push(sse_reply(*responses_events(["x"])[:-1] + [responses_event(
+        "response.output_text.annotation.added", annotation_index=0, annotation={
+            "type": "url_citation", "url": "https://c.example", "title": "C"}),
+        responses_events(["x"])[-1]]))
+    _, s = consume("sync", prompt="q", base_url=server.url, api="responses")
+    assert s.citations == [{"url": "https://c.example", "title": "C"}]
+
+
+def test_a_tool_call_ended_with_stop_still_says_so(server):
+    """Gemini's OpenAI-compatible API and older Ollama end a streamed tool call with
+    finish_reason "stop" (googleapis/python-genai#2868, ollama/ollama#7963)."""
+    server.push(sse_reply(chat_chunk(tool_calls=[{"index": 0, "id": "c1", "type": "function",
+                                                  "function": {"name": "weather", "arguments": "{}"}}]),
+                          chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert r.rc == 0 and one_line(r.err) == (
+        "oai_stream: the model asked to call a tool (weather); oai_stream runs no tools")
+
+
+@pytest.mark.parametrize("field,error,after", [
+    ("stream_options", {"message": "Unknown parameter: 'stream_options'.", "param": "stream_options",
+                        "code": "unknown_parameter"}, None),  # QuantumNous/new-api#418
+    ("stream_options", {"message": "Unrecognized request argument supplied: stream_options",
+                        "param": None, "code": None}, None),  # openai/openai-python#1469 (Azure)
+])
+def test_a_field_oai_stream_added_is_dropped_when_rejected(server, field, error, after):
+    server.push(json_reply(400, {"error": dict(error, type="invalid_request_error")}),
+                chat_reply(["fine"]))
+    r = cli(server, "--usage", "-v", "q")
+    assert (r.rc, r.text) == (0, "fine\n")
+    assert field in server.requests[0]["json"] and field not in server.last["json"]
+    assert "sending again without the field the server rejected" in r.err
+
+
+def test_max_tokens_is_renamed_when_the_model_wants_the_other_name(server):
+    """o-series and gpt-5: "Unsupported parameter: 'max_tokens' ... Use
+    'max_completion_tokens' instead." (lobehub/lobehub#5909)."""
+    server.push(error_reply(400, "Unsupported parameter: 'max_tokens' is not supported with this "
+                            "model. Use 'max_completion_tokens' instead.", code="unsupported_parameter"),
+                chat_reply(["ok"]))
+    r = cli(server, "--max-tokens", "5", "q")
+    assert (r.rc, r.text) == (0, "ok\n") and server.last["json"]["max_completion_tokens"] == 5
+    assert "max_tokens" not in server.last["json"]
+    server.push(error_reply(400, "Unknown parameter: 'max_tokens'."))  # set with -o: never dropped
+    r = cli(server, "-o", "max_tokens=5", "q")
+    assert r.rc == 1 and len(server.requests) == 3
+
+
+def test_no_stream_asks_for_one_json_answer_and_streaming_errors_suggest_it(server):
+    """OpenAI: "Your organization must be verified to stream this model" with param
+    "stream" (BeehiveInnovations/pal-mcp-server#134)."""
+    server.push(json_reply(200, {"choices": [{"index": 0, "message": {"role": "assistant",
+                                 "content": "whole"}, "finish_reason": "stop"}]}))
+    r = cli(server, "--no-stream", "--usage", "q")
+    assert (r.rc, r.text) == (0, "whole\n") and server.last["json"]["stream"] is False
+    assert "stream_options" not in server.last["json"]
+    assert server.last["headers"]["accept"] == "application/json"
+    server.push(json_reply(400, {"error": {"message": "Your organization must be verified to stream "
+                                           "this model.", "type": "invalid_request_error",
+                                           "param": "stream", "code": "unsupported_value"}}))
+    r = cli(server, "q")
+    assert r.rc == 1 and r.err.rstrip().endswith("--no-stream asks for the whole answer at once")
+
+
+@pytest.mark.parametrize("event", [
+    # OpenRouter's documented mid-stream error chunk (openrouter.ai/docs ... errors-and-debugging)
+    b'data: {"id":"cmpl-abc123","object":"chat.completion.chunk","provider":"openai","error":'
+    b'{"code":"server_error","message":"Provider disconnected"},"choices":[{"index":0,"delta":'
+    b'{"content":""},"finish_reason":"error"}]}\n\n',
+    # Anthropic-style overload (docs.anthropic.com/en/api/messages-streaming)
+    b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n',
+    # OpenRouter with an HTTP-like code
+    b'data: {"error":{"code":429,"message":"Provider returned error"}}\n\n',
+])
+def test_an_error_inside_a_200_before_any_text_is_retried(server, event):
+    server.push(sse_reply(chat_chunk(role="assistant"), event), chat_reply(["second try"]))
+    r = cli(server, "-v", "q")
+    assert (r.rc, r.text) == (0, "second try\n") and len(server.requests) == 2
+    assert "retrying in" in r.err
+    server.push(sse_reply(chat_chunk("text first"), event))  # after text: reported, not retried
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "text first\n") and len(server.requests) == 3
+
+
+def test_keep_alives_alone_are_no_progress_and_max_time_bounds_the_answer(server):
+    """OpenRouter's ": OPENROUTER PROCESSING" comments and empty `data:` frames of relays
+    (omnigent-ai/omnigent#1474) must not keep a client waiting forever."""
+    keepalive = [b": OPENROUTER PROCESSING\n\n", 0.1, b"data:\n\n", 0.1] * 30
+    server.push(sse_reply(chat_chunk("a"), *keepalive))
+    start = time.monotonic()
+    r = cli(server, "--timeout", "0.5", "q")
+    assert (r.rc, r.text) == (1, "a\n") and time.monotonic() - start < 4
+    assert "no progress from the server for 0.5 s" in r.err
+    server.push(sse_reply(*[x for t in range(100) for x in (chat_chunk("t"), 0.05)]))
+    start = time.monotonic()
+    r = cli(server, "--max-time", "0.6", "q")
+    assert r.rc == 1 and "the answer took longer than --max-time (0.6 s)" in r.err
+    assert 0 < len(r.text) < 100 and time.monotonic() - start < 4
+
+
+# ---------------------------------------------------------------------------
+# The first hour of a new user: empty answers, hints, chat, models, -v, shell loops
+# ---------------------------------------------------------------------------
+
+def test_no_text_and_no_reason_is_not_an_answer(server):
+    """llama-cpp-python after an interrupted request: role chunk, then [DONE]."""
+    server.push(sse_reply(chat_chunk(role="assistant"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.out) == (1, b"") and "ended without any text and without a finish reason" in r.err
+    server.push(chat_reply(["chat text"]))
+    r = cli(server, "--api", "completions", "q")
+    assert r.rc == 1 and r.err.rstrip().endswith("look like --api 'chat' chunks; try --api chat")
+    server.push(chat_reply([]))  # the server ended it on purpose: a notice, exit 0
+    r = cli(server, "q")
+    assert r.rc == 0 and one_line(r.err) == "oai_stream: the answer is empty (finish_reason: stop)"
+    server.push(sse_reply(chat_chunk(role="assistant"), b"data: [DONE]\n\n"))
+    with pytest.raises(oai_stream.EmptyAnswer):
+        consume("sync", prompt="q", base_url=server.url)
+
+
+def test_a_404_names_the_url_and_the_likely_fix(server):
+    server.push(json_reply(404, {"detail": "Not Found"}))
+    r = cli(server, "q")
+    assert r.rc == 1 and "check --base-url (most servers want it to end in /v1)" in r.err
+    server.push(error_reply(404, "The model `x` does not exist", code="model_not_found"))
+    r = cli(server, "q")
+    assert r.err.rstrip().endswith("list the server's models with --models")
+
+
+def test_models_lists_one_id_per_line(server):
+    server.push(json_reply(200, {"object": "list", "data": [
+        {"id": "llama3.2:latest", "object": "model", "owned_by": "library"},
+        {"id": "qwen3:8b", "object": "model"}]}))
+    r = cli(server, "--models")
+    assert (r.rc, r.text) == (0, "llama3.2:latest\nqwen3:8b\n")
+    assert (server.last["method"], server.last["path"]) == ("GET", "/v1/models")
+
+
+def test_verbose_shows_the_body_with_long_strings_shortened(server):
+    server.push(chat_reply(["ok"]))
+    r = cli(server, "-v", "q", stdin=("piped " * 50).encode())
+    body = [l for l in r.err.splitlines() if l.startswith("oai_stream: body: ")][0]
+    assert '"content": "q\\n\\npiped piped' in body and "(303 chars)" in body
+    assert "Authorization: Bearer ...WXYZ" in r.err and "POST " + server.url in r.err
+
+
+def test_no_stdin_leaves_the_rest_of_a_shell_loop_alone(server, tmp_path):
+    server.default = lambda req: chat_reply([req["json"]["messages"][-1]["content"].upper()])
+    (tmp_path / "q.txt").write_text("one\ntwo\nthree\n")
+    script = 'while read -r q; do "$PY" "$MODULE" --base-url "$URL" -n "$q"; done < q.txt'
+    out = subprocess.run(["sh", "-c", script], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                         env=clean_env(PY=PY, MODULE=MODULE, URL=server.url), timeout=30).stdout
+    assert out == b"ONE\nTWO\nTHREE\n"
+
+
+def test_chat_takes_the_prompt_as_first_turn_multiline_blocks_and_refuses_json(server):
+    server.default = echo_history
+    r = cli(server, "-i", "-v", "Hi", stdin=b'"""\nline one\nline two\n"""\n/exit\n')
+    assert r.rc == 0 and r.text == "reply 1\nreply 3\n"
+    assert [m["content"] for m in server.last["json"]["messages"]] == [
+        "Hi", "reply 1", "line one\nline two"]
+    assert r.err.count("oai_stream: POST ") == 2  # -v works in chat
+    r = cli(server, "-i", "--json")
+    assert r.rc == 2 and "--json does not work in chat mode" in r.err
+
+
+def test_terminal_output_is_neutralised_pipes_stay_byte_exact(server):
+    evil = "A\x1b]52;c;SGVsbG8=\x07\x1b[2J\x1b]8;;http://evil\x07link\x1b]8;;\x07\x9b31m\x7fB\rC\r\nD"
+    server.default = lambda req: chat_reply([evil[:5], evil[5:]])
+    assert cli(server, "q").text == evil + "\n"  # a pipe gets exactly what was sent
+    out = pty_run(["--base-url", server.url, "q"])
+    assert "\x1b" not in out and "\x9b" not in out and "\x07" not in out
+    assert "A\\x1b]52;c;SGVsbG8=\\x07\\x1b[2J" in out and "\\x9b31m\\x7fB\\x0dC" in out
+    raw = pty_run(["--base-url", server.url, "--raw", "q"])
+    assert "\x1b]52;c;SGVsbG8=\x07" in raw
+
+
+def pty_run(args, timeout=15):
+    """The CLI with a pseudo-terminal as stdout and stderr: what a terminal would get."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PY, MODULE] + args, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave, env=clean_env())
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    proc.wait(timeout)
+    os.close(master)
+    assert KEY.encode() not in out and b"Traceback" not in out
+    return out.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 # ---------------------------------------------------------------------------
