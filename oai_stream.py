@@ -1541,6 +1541,11 @@ def _urlopen(request: Request) -> "Any":
             raise network_error(exc.reason, url)
         except (OSError, http.client.HTTPException) as exc:
             raise network_error(exc, url)
+        except ValueError as exc:  # CPython 3.6: ssl.CertificateError is a ValueError
+            ssl = sys.modules.get("ssl")
+            if ssl is None or not isinstance(exc, ssl.CertificateError):
+                raise
+            raise network_error(exc, url)
     raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
 
