@@ -1295,7 +1295,10 @@ def _origin(url: str) -> "Tuple[str, str, int]":
 def _without_password(url: str) -> str:
     """A URL as it may be shown: user:password@ removed."""
     from urllib.parse import urlsplit, urlunsplit
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a broken IPv6 bracket: shown as it is, it holds no password
+        return url
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
@@ -2427,7 +2430,11 @@ class Output:
             self.status.stop()
         self.last = text[-1:] or self.last  # first: a Ctrl-C right after must still see it
         if self.out_bytes is not None:
-            self.out_bytes.write(text.encode("utf-8", "replace"))
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:  # surrogates from JSON escapes: pairs joined
+                data = _mend(text).encode("utf-8", "replace")
+            self.out_bytes.write(data)
             self.out_bytes.flush()
         else:
             self.out.write(text)

@@ -2193,6 +2193,181 @@ def test_chat_mode_in_a_real_terminal(server):
 
 
 # ---------------------------------------------------------------------------
+# Hostile servers and careless users: every promise holds (no traceback, no key, exit codes)
+# ---------------------------------------------------------------------------
+
+def test_keys_with_white_space_are_stripped_and_bad_ones_never_echoed(server, tmp_path):
+    server.default = chat_reply(["ok"])
+    for key in (KEY + "\r\n", "  " + KEY + "\n"):  # a CRLF .env file, a pasted key
+        r = cli(server, "-v", "q", env=clean_env(OPENAI_API_KEY=key))
+        assert (r.rc, r.text) == (0, "ok\n") and server.last["headers"]["authorization"] == "Bearer " + KEY
+    for env in (clean_env(OPENAI_API_KEY=KEY[:10] + "\n" + KEY[10:]),):
+        r = cli(server, "q", env=env)
+        assert r.rc == 2 and "it is not shown here" in r.err and KEY[:10] not in r.err
+    bom = tmp_path / "bom.key"
+    bom.write_bytes(b"\xef\xbb\xbf" + KEY.encode() + b"\r\n\r\n")
+    r = cli(server, "--api-key-file", str(bom), "q", env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 0 and server.last["headers"]["authorization"] == "Bearer " + KEY
+    bad = tmp_path / "bad.key"
+    bad.write_bytes(KEY.encode() + b"\xff\xfe")
+    r = cli(server, "--api-key-file", str(bad), "q", env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 2 and one_line(r.err) == "oai_stream: the API key file %s is not UTF-8 text" % bad
+    n = len(server.requests)
+    r = cli(server, "-H", "api-key" + KEY, "q")  # no colon: a usage error, never echoed
+    assert r.rc == 2 and KEY[:8] not in r.err and len(server.requests) == n
+    r = cli(server, "-H", "api-key: " + KEY + "\r", "q")  # a trailing CR is stripped
+    assert r.rc == 0 and server.last["headers"]["api-key"] == KEY
+
+
+def test_user_and_password_in_the_base_url_work_and_are_never_printed(server):
+    server.push(chat_reply(["in"]))
+    url = server.url.replace("http://", "http://alice:s3cr3t-pw@")
+    r = run(["--base-url", url, "-v", "q"], env=clean_env(OPENAI_API_KEY=None))
+    assert (r.rc, r.text) == (0, "in\n") and "s3cr3t-pw" not in r.err
+    assert server.last["headers"]["authorization"] == "Basic YWxpY2U6czNjcjN0LXB3"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--base-url", "http://127.0.0.1:99999/v1"], "--base-url has a bad host or port"),
+    (["--base-url", "http://127.0.0.1:11434v1"], "--base-url has a bad host or port"),
+    (["--base-url", "http://[::1/v1"], "--base-url has a bad host or port"),
+    (["--base-url", "http://exa mple.com/v1"], "--base-url contains white space"),
+    (["--base-url", "http://h/v1\r\nX: y"], "--base-url contains white space"),
+    (["-H", "X-Title: \u65e5\u672c"], "not Latin-1"),
+    (["-t", "nan"], "invalid number value: 'nan'"),
+    (["--timeout", "inf"], "invalid number value: 'inf'"),
+    (["--max-time", "-1"], "must be > 0"),
+    (["-o", "x=NaN"], "-o values cannot be NaN"),
+    (["-o", "x=" + "[" * 20000 + "]" * 20000], "nested too deeply"),
+    (["--max-tokens", "-5"], "max_tokens must be an integer >= 1"),
+])
+def test_a_callers_mistake_exits_2_at_once_without_a_request(server, args, message):
+    start = time.monotonic()
+    r = run(["--base-url", server.url] + args + ["q"])
+    assert r.rc == 2 and message in r.err and len(r.err.splitlines()) == 1, r
+    assert not server.requests and time.monotonic() - start < 5
+
+
+def test_an_argument_that_is_not_utf8_is_sent_as_replacement_characters(server):
+    server.push(chat_reply(["ok"]))
+    r = subprocess.run([PY.encode(), MODULE.encode(), b"--base-url", server.url.encode(),
+                        b"caf\xe9 \xff"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=clean_env(), timeout=30)
+    assert r.returncode == 0 and server.last["json"]["messages"][0]["content"] == "caf\ufffd \ufffd"
+
+
+DEEP = "[" * 100000 + "]" * 100000
+
+
+@pytest.mark.parametrize("reply,message", [
+    (sse_reply(b'data: {"a": ' + DEEP.encode() + b"}\n\n"), "invalid JSON in stream event"),
+    (json_reply(200, b'{"a": ' + DEEP.encode() + b"}"), "invalid JSON answer"),
+    (json_reply(400, b'{"error": ' + DEEP.encode() + b"}"), "HTTP 400: Bad Request: '{\"error\": [[[[[["),
+    (sse_reply(b'data: {"choices": [{"index": 0, "delta": {"content": 1' + b"0" * 5000 + b'}}]}\n\n'),
+     "invalid JSON in stream event"),
+    (json_reply(200, b"[" + b"{}," * 1000000 + b"{}]"), "too many nested objects"),
+])
+def test_hostile_json_is_one_clean_line(server, reply, message):
+    server.push(reply)
+    r = cli(server, "--retries", "0", "q")
+    assert r.rc == 1 and message in one_line(r.err) and len(r.err.splitlines()) == 1
+
+
+def test_values_of_the_wrong_type_are_ignored_and_the_text_kept(server):
+    odd = [{"choices": [{"index": 0, "delta": {"content": [{"text": 5}, {"text": "a"}]},
+                         "finish_reason": ["length"]}]},
+           {"choices": [{"index": 0, "delta": {"content": "b", "reasoning": {"x": 1}}}],
+            "usage": {"prompt_tokens": "3\x1b[2J", "completion_tokens": 10 ** 400,
+                      "total_tokens": float("nan")}},
+           {"type": 5, "choices": {"0": 1}}, {"choices": [None, 5]}]
+    events = [("data: %s\n\n" % json.dumps(o)).encode() for o in odd]
+    server.push(sse_reply(*events + [chat_chunk(finish="stop"), b"data: [DONE]\n\n"]))
+    r = cli(server, "--usage", "q")
+    assert (r.rc, r.text) == (0, "ab\n")
+    assert one_line(r.err).startswith("oai_stream: usage: not reported by the server")
+    server.push(sse_reply(chat_chunk("x"), b'data: {"choices": [], "usage": {"total_tokens": NaN}}\n\n',
+                          b"data: [DONE]\n\n"))
+    r = cli(server, "--json", "q")
+    for line in r.text.splitlines():  # strict JSON: no bare NaN
+        json.loads(line, parse_constant=lambda c: pytest.fail("bare " + c))
+    assert '"total_tokens": NaN' not in r.text
+
+
+def test_a_surrogate_pair_split_across_deltas_prints_the_character(server):
+    server.push(sse_reply(b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n',
+                          b'data: {"choices":[{"index":0,"delta":{"content":"\\ude00b"}}]}\n\n',
+                          chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
+    assert cli(server, "q").text == "a\U0001F600b\n"
+
+
+class Stop(Exception):
+    pass
+
+
+def test_retry_after_far_in_the_future_is_capped(server):
+    waits = []
+
+    def on_retry(exc, wait, attempt):
+        waits.append(wait)
+        raise Stop  # the wait itself is not worth sitting through
+    for date in ("Fri, 31 Dec 9999 23:59:59 GMT", "Fri, 31 Dec 99999 23:59:59 GMT"):
+        server.push(error_reply(503, "busy", headers=[("Retry-After", date)]))
+        with pytest.raises(Stop):
+            consume("sync", prompt="q", base_url=server.url, retries=1, on_retry=on_retry)
+    assert waits == [oai_stream.MAX_RETRY_WAIT] * 2
+
+
+def test_decompression_bombs_and_tiny_lines_keep_memory_bounded(server):
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(b"data:x\n" * (60 * 1024 * 1024 // 7)) + packer.flush()  # 60 MB
+    server.push(sse_reply(*[bomb[i:i + 65536] for i in range(0, len(bomb), 65536)],
+                          headers=[("Content-Encoding", "gzip")]))
+    rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
+    assert rc == 1 and "event exceeds the 4194304-byte limit" in err
+    assert rss < 100 * 1024, "peak RSS %d KiB" % rss
+    lines = b"data:\n" * 2000000  # 12 MB of empty data lines in one event
+    server.push(sse_reply(*[lines[i:i + 65536] for i in range(0, len(lines), 65536)]))
+    rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
+    assert rc == 1 and "event exceeds" in err and rss < 100 * 1024, "peak RSS %d KiB" % rss
+
+
+def test_stdout_full_or_closed_is_one_line(server):
+    server.default = chat_reply(["x" * 100000])
+    for redirect_ in ("> /dev/full", ">&-"):
+        r = subprocess.run('"$PY" "$MODULE" --base-url "$URL" q ' + redirect_, shell=True,
+                           stderr=subprocess.PIPE, env=clean_env(PY=PY, MODULE=MODULE, URL=server.url),
+                           timeout=30)
+        err = r.stderr.decode()
+        assert r.returncode == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
+        assert err.startswith("oai_stream: cannot write the answer to stdout")
+
+
+def test_fuzz_the_cli_with_hostile_servers(server):
+    """Random valid, truncated and mutated SSE and HTTP, fixed seeds, bounded time: exit in
+    {0, 1}, one `oai_stream: ` line per stderr line, no traceback, no key, text kept."""
+    base = [head()] + [chunk(e) for e in chat_events(["Hel", "lo", " w\u00f6rld"])] + [END]
+    alphabet = b'data:event:id: \r\n{}[]":,0123456789\\u\x1b\xff\x00'
+    deadline = time.monotonic() + 20
+    for seed in range(40):
+        rnd = random.Random(seed)
+        raw = bytearray(b"".join(base))
+        for _ in range(rnd.randint(0, 12)):
+            pos = rnd.randrange(len(raw))
+            raw[pos:pos + rnd.randint(0, 4)] = bytes(rnd.choice(alphabet)
+                                                     for _ in range(rnd.randint(0, 4)))
+        if seed % 3 == 0:
+            raw = raw[:rnd.randrange(len(raw))]  # truncated anywhere
+        server.push([bytes(raw)])
+        r = cli(server, "--retries", "0", "--timeout", "2", "q")
+        assert r.rc in (0, 1), (seed, r)
+        assert all(l.startswith("oai_stream: ") for l in r.err.splitlines()), (seed, r)
+        if r.rc == 0:
+            assert r.text.endswith("\n")
+        assert time.monotonic() < deadline, "fuzzing took too long"
+
+
+# ---------------------------------------------------------------------------
 # What real providers and relays do (issue: think tags, citations, rejected fields, errors
 # inside a 200, keep-alive stalls). Each shape names where it comes from.
 # ---------------------------------------------------------------------------
