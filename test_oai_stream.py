@@ -2264,13 +2264,14 @@ DEEP = "[" * 100000 + "]" * 100000
     (json_reply(200, b'{"a": ' + DEEP.encode() + b"}"), "invalid JSON answer"),
     (json_reply(400, b'{"error": ' + DEEP.encode() + b"}"), "HTTP 400: Bad Request: '{\"error\": [[[[[["),
     (sse_reply(b'data: {"choices": [{"index": 0, "delta": {"content": 1' + b"0" * 5000 + b'}}]}\n\n'),
-     "invalid JSON in stream event"),
+     "invalid JSON in stream event" if sys.version_info >= (3, 11)  # int_max_str_digits
+     else "stream ended before the answer was complete"),  # before 3.11: a number, no text
     (json_reply(200, b"[" + b"{}," * 1000000 + b"{}]"), "too many nested objects"),
 ])
 def test_hostile_json_is_one_clean_line(server, reply, message):
     server.push(reply)
     r = cli(server, "--retries", "0", "q")
-    assert r.rc == 1 and message in one_line(r.err) and len(r.err.splitlines()) == 1
+    assert r.rc == 1 and message in one_line(r.err) and len(r.err.splitlines()) == 1, r
 
 
 def test_values_of_the_wrong_type_are_ignored_and_the_text_kept(server):
