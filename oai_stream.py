@@ -1594,8 +1594,21 @@ def _handlers(url: str) -> "List[Any]":
             def https_open(self, req: "Any") -> "Any":
                 return self.do_open(HTTPS, req, context=self._context)  # type: ignore
 
-        handlers.append(HTTPSHandler(context=ssl.create_default_context()))
+        handlers.append(HTTPSHandler(context=_tls_context()))
     return handlers
+
+
+_TLS = {}  # type: Dict[Tuple[Optional[str], Optional[str]], Any]
+
+
+def _tls_context() -> "Any":
+    """Certificates verified against the system store, SSL_CERT_FILE and SSL_CERT_DIR. Loading
+    them takes milliseconds: one context per trust setting, shared by every request."""
+    trust = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    if trust not in _TLS:
+        import ssl
+        _TLS[trust] = ssl.create_default_context()
+    return _TLS[trust]
 
 
 def _read_error(exc: BaseException) -> OAIStreamError:
@@ -1736,10 +1749,7 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
     import urllib.request
     loop = asyncio.get_running_loop()
     scheme, host, port = _origin(url)
-    ctx = None
-    if scheme == "https":
-        import ssl
-        ctx = ssl.create_default_context()
+    ctx = _tls_context() if scheme == "https" else None
     proxy = None if urllib.request.proxy_bypass(host) else (
         urllib.request.getproxies().get(scheme))
     target = _origin(proxy) if proxy else (scheme, host, port)

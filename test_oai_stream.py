@@ -360,6 +360,18 @@ def cli(server, *args, **kw):
     return run(["--base-url", server.url, "-m", "test-model"] + list(args), **kw)
 
 
+def read_until(fd, done, seen=b"", timeout=10):
+    """Read from `fd` until done(all read so far) holds, for at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not done(seen):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, "waited %g s; read so far: %r" % (timeout, seen[-300:])
+        data = os.read(fd, 65536)
+        assert data, "closed; read so far: %r" % seen[-300:]
+        seen += data
+    return seen
+
+
 # ---------------------------------------------------------------------------
 # SSE decoder: WHATWG cases replayed whole, byte by byte and split everywhere
 # ---------------------------------------------------------------------------
@@ -896,10 +908,7 @@ def test_each_token_reaches_stdout_before_the_next_is_sent(server):
     seen = b""
     try:
         for token, gate in zip(tokens, gates):
-            while not seen.endswith(token.encode()):
-                ready, _, _ = select.select([proc.stdout], [], [], 5)
-                assert ready, "token %r not flushed; stdout so far %r" % (token, seen)
-                seen += os.read(proc.stdout.fileno(), 4096)
+            seen = read_until(proc.stdout.fileno(), lambda s: s.endswith(token.encode()), seen, 5)
             gate.set()
         assert proc.wait(10) == 0
         assert seen + proc.stdout.read() == b"alpha beta gamma delta\n"
@@ -1483,8 +1492,8 @@ def test_stream_labelled_json_is_still_streamed(server):
     proc = subprocess.Popen([PY, MODULE, "--base-url", server.url, "q"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=clean_env())
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 5)
-        assert ready and os.read(proc.stdout.fileno(), 100) == b"first "  # before the rest is sent
+        first = read_until(proc.stdout.fileno(), lambda s: len(s) >= 6, timeout=5)
+        assert first == b"first "  # before the rest is sent
         gate.set()
         out, err = proc.communicate(timeout=10)
     finally:
@@ -2149,11 +2158,7 @@ def test_chat_mode_ctrl_c_stops_the_answer_not_the_chat(server):
     try:
         proc.stdin.write(b"first\n")
         proc.stdin.flush()
-        out = b""
-        while b"partial" not in out:
-            ready, _, _ = select.select([proc.stdout], [], [], 10)
-            assert ready
-            out += os.read(proc.stdout.fileno(), 4096)
+        out = read_until(proc.stdout.fileno(), lambda s: b"partial" in s)
         proc.send_signal(signal.SIGINT)
         out2, err = proc.communicate(b"second\n/exit\n", timeout=10)
     finally:
@@ -2175,10 +2180,7 @@ def test_chat_mode_in_a_real_terminal(server):
 
     def until(marker, count=1):
         nonlocal screen
-        while screen.count(marker) < count:
-            ready, _, _ = select.select([master], [], [], 10)
-            assert ready, "waiting for %r, screen: %r" % (marker, screen)
-            screen += os.read(master, 4096)
+        screen = read_until(master, lambda s: s.count(marker) >= count, screen)
     try:
         until(b">>> ")
         os.write(master, b"ello\x01h\r")  # Ctrl-A, then "h": readline's line editing
@@ -2605,6 +2607,102 @@ def pty_run(args, timeout=15):
     os.close(master)
     assert KEY.encode() not in out and b"Traceback" not in out
     return out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+# ---------------------------------------------------------------------------
+# The README's examples run as written, against the local server
+# ---------------------------------------------------------------------------
+
+def readme_commands():
+    """Each `$ ` line of the README's console blocks that runs oai_stream.py, with the
+    output lines shown under it."""
+    text = open(os.path.join(HERE, "README.md"), encoding="utf-8").read()
+    out = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                out.append([line[2:], []])
+            elif out and line and not line[0].isspace():
+                out[-1][1].append(line)
+    return [(c, shown) for c, shown in out
+            if re.search(r"(python3 |\./)oai_stream\.py", c) and "[options]" not in c]
+
+
+def readme_server_reply(request):
+    if request["path"].endswith("/models"):
+        return json_reply(200, {"object": "list", "data": [{"id": "llama3.2"}, {"id": "qwen3"}]})
+    return chat_reply(demo_tokens(), usage={"prompt_tokens": 5, "completion_tokens": 9,
+                                            "total_tokens": 14})
+
+
+def test_every_readme_console_example_runs(server, tmp_path):
+    server.default = readme_server_reply
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(PY, str(bin_dir / "python3"))  # the README says python3; run this Python
+    import shutil
+    shutil.copy(MODULE, str(tmp_path / "oai_stream.py"))  # `./oai_stream.py`: a copied file
+    (tmp_path / "question.txt").write_text("What is SSE?\n")
+    (tmp_path / "questions.txt").write_text("one\ntwo\n")
+    env = clean_env(OPENAI_BASE_URL=server.url, PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
+    commands = readme_commands()
+    assert len(commands) >= 20 and any("jq" in c for c, _ in commands)
+    for command, shown in commands:
+        command = re.sub(r"--base-url \S+", "--base-url " + server.url, command)
+        before = len(server.requests)
+        r = subprocess.run(["sh", "-c", command], cwd=str(tmp_path), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=30)
+        out, err = r.stdout.decode(), r.stderr.decode()
+        assert r.returncode == 0 and "Traceback" not in err and KEY not in out + err, (command, err)
+        for line in shown:  # what the README shows under the command
+            assert out.startswith(line.rstrip("\u2026")), (command, out)
+        if "--version" in command:
+            assert out == "oai_stream %s\n" % oai_stream.__version__
+        elif " -i" in command:
+            assert out == "" and "chat with" in err  # stdin is empty: the chat ends at once
+        elif "--models" in command:
+            assert out == "llama3.2\nqwen3\n"
+        elif "jq" in command:
+            assert [json.loads(l) for l in out.splitlines()][1] == {"content": "Python "}
+        else:
+            assert out.startswith("Python is a high-level") and len(server.requests) > before
+    asked = [req["json"]["messages"][-1]["content"] for req in server.requests if req["json"]]
+    assert "one" in asked and "two" in asked  # the shell loop asked each question once
+
+
+def test_the_readme_asyncio_relay_example_runs(server, tmp_path):
+    if not ASYNC:  # CPython 3.6: astream() says it needs 3.7 (tested above)
+        return
+    server.default = readme_server_reply
+    text = open(os.path.join(HERE, "README.md"), encoding="utf-8").read()
+    code = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "start_server" in b][0]
+    port = free_port()
+    code = code.replace("http://127.0.0.1:11434/v1", server.url).replace("8765", str(port))
+    script = tmp_path / "relay.py"
+    script.write_text("import sys; sys.path.insert(0, %r)\n" % HERE + code)
+    proc = subprocess.Popen([PY, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=clean_env())
+    try:
+        wait_for_port(port, proc, "the relay", 10)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"What is Python?\n")
+            answer = b""
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        assert answer.decode() == "".join(demo_tokens())
+        assert server.last["json"]["messages"] == [{"role": "user", "content": "What is Python?"}]
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_test_file_help_prints_usage_not_the_demo():
+    r = subprocess.run([PY, os.path.join(HERE, "test_oai_stream.py"), "--help"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert r.returncode == 0 and b"test_oai_stream.py demo" in r.stdout and b"make test" in r.stdout
 
 
 # ---------------------------------------------------------------------------
