@@ -2538,18 +2538,20 @@ class Status:
 
     def _erase(self) -> None:
         if self.shown:
-            self.err.write("\r\x1b[K")
-            self.err.flush()
+            self._write("\r\x1b[K")
             self.shown = False
+
+    def _write(self, text: str) -> None:
+        out = getattr(self.err, "buffer", self.err)  # UTF-8 whatever the locale, as Output
+        out.write(text.encode("utf-8") if out is not self.err else text)
+        out.flush()
 
     def _tick(self) -> None:
         while True:
             time.sleep(1.0)
             with self.lock:
                 if self.active:
-                    self.err.write("\r\x1b[K%s\u2026 %d s" % (self.label,
-                                                            time.monotonic() - self.since))
-                    self.err.flush()
+                    self._write("\r\x1b[K%s\u2026 %d s" % (self.label, time.monotonic() - self.since))
                     self.shown = True
 
 

@@ -2635,6 +2635,42 @@ def test_terminal_output_is_neutralised_pipes_stay_byte_exact(server):
     assert "\x1b]52;c;SGVsbG8=\x07" in raw
 
 
+def test_a_terminal_shows_waiting_and_thinking_then_erases_them(server):
+    server.push(sse_reply(chat_chunk(reasoning_content="hmm"), 2.2, *chat_events(["answer"])[1:]))
+    screen = pty_run(["--base-url", server.url, "q"])
+    assert re.search("thinking\u2026 [12] s\r\x1b\\[K", screen), screen
+    assert screen.rstrip("\n").endswith("answer") and "hmm" not in screen
+    server.push(sse_reply(chat_chunk("quick")))  # stderr not a terminal: no status at all
+    assert "\u2026" not in cli(server, "q").err
+
+
+def test_a_retry_after_a_timeout_always_says_so(server):
+    server.push([HOLD], chat_reply(["late"]))
+    r = cli(server, "--timeout", "0.3", "--retries", "1", "q")
+    assert (r.rc, r.text) == (0, "late\n")
+    assert "timed out connecting to" in r.err and "retrying in" in r.err
+
+
+def test_pasted_lines_are_one_chat_message(server):
+    """A paste arrives all at once: the lines after the first are already waiting."""
+    import pty
+    server.default = echo_history
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url], stdin=slave, stdout=slave,
+                            stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
+    os.close(slave)
+    try:
+        screen = read_until(master, lambda s: b">>> " in s)
+        os.write(master, b"line one\rline two\r")
+        read_until(master, lambda s: s.count(b">>> ") == 2, screen)  # after reply 1
+        os.write(master, b"\x04")
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    assert [m["content"] for m in server.last["json"]["messages"]] == ["line one\nline two"]
+
+
 def pty_run(args, timeout=15):
     """The CLI with a pseudo-terminal as stdout and stderr: what a terminal would get."""
     import pty
