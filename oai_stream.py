@@ -1,48 +1,60 @@
 #!/usr/bin/env python3
 """oai_stream: stream answers from the OpenAI API and every OpenAI-compatible server.
 
-One file, standard library only, CPython 3.6 to 3.13. It POSTs a request with urllib,
-decodes the Server-Sent Events stream with its own sans-I/O decoder and writes each
-token to stdout the moment its bytes reach the socket.
+One file, standard library only, CPython 3.6 to 3.13 (the asyncio API needs 3.7). It POSTs a
+request with urllib (or asyncio), decodes the Server-Sent Events stream with its own sans-I/O
+decoder and writes each token to stdout the moment its bytes reach the socket.
 
     $ export OPENAI_API_KEY=sk-...
-    $ python oai_stream.py "What is Python?"
-    $ git diff | python oai_stream.py -s "You are a terse reviewer" "Review this"
-    $ python oai_stream.py --base-url http://127.0.0.1:11434/v1 -m llama3.2 "Hi"
+    $ python3 oai_stream.py "What is Python?"
+    $ git diff | python3 oai_stream.py -s "You are a terse reviewer" "Review this"
+    $ python3 oai_stream.py --base-url http://127.0.0.1:11434/v1 -m llama3.2 "Hi"
 
     >>> import oai_stream
     >>> for text in oai_stream.stream("What is Python?"):
     ...     print(text, end="", flush=True)
+    >>> async for text in oai_stream.astream("What is Python?"):   # in a coroutine
+    ...     await relay(text)
+
+The file reads in the order the bytes travel: HTTP body framing, SSE decoding, the API
+adapters, the policies (retry, redirect, errors), configuration, the two transports (urllib,
+asyncio), the stream objects, the command line.
 
 Specs followed:
 - WHATWG HTML, "Server-sent events", section 9.2.6 (event stream interpretation):
   https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+- RFC 9112 (HTTP/1.1 message framing), RFC 9110 15.2 (1xx) and 10.2.3 (Retry-After)
 - OpenAI API reference, streaming for Chat Completions, Completions and Responses:
   https://platform.openai.com/docs/api-reference/chat-streaming
   https://platform.openai.com/docs/api-reference/responses-streaming
 
 Deliberately left out: reconnecting with Last-Event-ID (OpenAI streams cannot be
-resumed), tools/function calls, images and audio.
+resumed), running tools, images and audio.
 
 MIT licence.
 """
 
 import json
 import os
+import re  # json loads it anyway
 import sys
 import time
 from collections import namedtuple
-from itertools import chain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # `import typing` is ~3 ms of every start: annotations that need it are quoted
-    from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-__version__ = "1.0.0"
+# Import policy: everything else (urllib, ssl, socket, asyncio, zlib, argparse) is imported
+# inside the function that needs it, so `--help` loads no network code, a plain-HTTP run no
+# ssl, and `import oai_stream` stays cheap.
+
+__version__ = "1.1.0"
 __all__ = [
-    "Event", "SSEDecoder", "iter_sse", "Part", "Stream", "stream", "main",
-    "OAIStreamError", "APIError", "NetworkError", "IdleTimeout", "ProtocolError",
-    "EventTooLarge", "IncompleteStream", "RedirectError", "ConfigError",
+    "Event", "SSEDecoder", "iter_sse", "BodyFramer", "Part", "Stream", "AsyncStream",
+    "stream", "astream", "list_models", "main", "build_request",
+    "OAIStreamError", "ConfigError", "APIError", "NetworkError", "IdleTimeout", "ProtocolError",
+    "EventTooLarge", "IncompleteStream", "EmptyAnswer", "RedirectError",
     "DEFAULT_MODEL", "DEFAULT_BASE_URL",
 ]
 
@@ -54,19 +66,26 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"  # as the official SDK
 # OpenAI's deprecations page (Nov 2026) shuts gpt-5-mini down on 2026-12-11 and names
 # gpt-6.1-terra as its replacement; gpt-4o and gpt-4.1 follow on 2027-01-14.
 DEFAULT_MODEL = "gpt-6.1-terra"
-# Bounds connecting and each wait for bytes, not the whole answer. Reasoning models can
-# think for minutes before the first token; 600 s is the official SDK's default too.
+# Bounds connecting and each wait for the answer to progress, not the whole answer. Reasoning
+# models can think for minutes before the first token; 600 s is the official SDK's default too.
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_RETRIES = 2  # as the official SDK
+RETRY_FIRST_WAIT = 0.5  # backoff: 0.5 s, 1 s, 2 s ... as the official SDK
+RETRY_MAX_BACKOFF = 8.0
+RETRY_JITTER = 0.25  # up to 25 % less, so that many clients do not retry in step
 MAX_RETRY_WAIT = 60.0  # a Retry-After beyond this is capped: nobody watches a frozen CLI longer
-MAX_EVENT_SIZE = 16 * 1024 * 1024  # one SSE line or event; real events are < 100 KiB
-MAX_BODY_SIZE = 16 * 1024 * 1024  # a whole JSON answer where a stream was asked for
+# One SSE line or event, and a whole JSON answer (after decompression). Real events are
+# < 100 KiB; a whole answer is rarely over 1 MiB. What parsing may build is bounded too.
+MAX_EVENT_SIZE = MAX_BODY_SIZE = 4 * 1024 * 1024
+MAX_JSON_NESTING = 1 / 32  # at most one { or [ per 32 bytes in a large JSON value
 MAX_ERROR_BODY = 1024 * 1024  # an error body: the message is in the first few hundred bytes
+MAX_HEAD_SIZE = 65536  # an HTTP response head (status line and headers), as http.client
 MAX_REDIRECTS = 5
-READ_SIZE = 65536  # upper bound for one read1(): returns what one recv delivered
+READ_SIZE = 65536  # upper bound for one read: returns what one recv delivered
+INFLATE_STEP = 1024 * 1024  # a compressed body is inflated this much at a time: no bombs
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SECRET_HEADERS = ("authorization", "api-key", "proxy-authorization")  # redacted, never redirected
+SECRET_HEADERS = ("authorization", "api-key", "proxy-authorization", "x-api-key")
 
 TEXT, REASONING, REFUSAL = "text", "reasoning", "refusal"  # kinds of Part
 
@@ -80,7 +99,7 @@ class OAIStreamError(Exception):
 
 
 class ConfigError(OAIStreamError):
-    """Missing key, bad URL or option: fix the call, not the network."""
+    """Missing key, bad URL, option or parameter: fix the call, not the network."""
 
 
 class NetworkError(OAIStreamError):
@@ -89,7 +108,7 @@ class NetworkError(OAIStreamError):
 
 
 class IdleTimeout(NetworkError):
-    """No bytes arrived for `timeout` seconds."""
+    """No progress for `timeout` seconds, or the answer took longer than `max_time`."""
 
 
 class ProtocolError(OAIStreamError):
@@ -104,6 +123,15 @@ class IncompleteStream(ProtocolError):
     """The stream ended before the answer was complete."""
 
 
+class EmptyAnswer(IncompleteStream):
+    """The stream ended without text and without a reason. `looks_like` names the API
+    whose events arrived instead, when it is another one."""
+
+    def __init__(self, message: str, looks_like: "Optional[str]" = None) -> None:
+        super().__init__(message)
+        self.looks_like = looks_like
+
+
 class RedirectError(OAIStreamError):
     """The server redirected somewhere oai_stream will not follow."""
 
@@ -115,19 +143,189 @@ class RedirectError(OAIStreamError):
 class APIError(OAIStreamError):
     """An error reported by the server: an HTTP error status or an error event in the stream.
 
-    `status` is the HTTP status (None for an error inside a 200 stream); `code`, `type` and
-    `message` come from the server's error object when it sent one.
+    `status` is the HTTP status (None for an error inside a 200 stream); `code`, `type`,
+    `param` and `message` come from the server's error object when it sent one.
+    `retry_after` (seconds) and `should_retry` come from the response headers.
     """
 
-    def __init__(self, message: str, status: "Optional[int]" = None, code: "Optional[str]" = None,
-                 type: "Optional[str]" = None, retry_after: "Optional[float]" = None) -> None:
+    def __init__(self, message: str, status: "Optional[int]" = None, code: "Any" = None,
+                 type: "Optional[str]" = None, param: "Optional[str]" = None,
+                 retry_after: "Optional[float]" = None,
+                 should_retry: "Optional[bool]" = None) -> None:
         self.status, self.code, self.type, self.message = status, code, type, message
-        self.retry_after = retry_after  # seconds, from Retry-After or retry-after-ms
-        self.should_retry = None  # type: Optional[bool]  # the server's x-should-retry
+        self.param, self.retry_after, self.should_retry = param, retry_after, should_retry
         head = "HTTP %d" % status if status else "error in stream"
-        extra = ", ".join(x for x in (code, type) if x)
+        extra = ", ".join(str(x) for x in (code, type) if x)
         super().__init__("%s%s: %s" % (head, " (%s)" % extra if extra else "", message))
 
+# ---------------------------------------------------------------------------
+# HTTP/1.1 responses, sans-I/O: the head, and the body's framing (RFC 9112)
+# ---------------------------------------------------------------------------
+
+
+def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]":
+    """The first final response head in `buf`: (status, reason, headers, rest of buf), or
+    None while incomplete; ValueError when it is not HTTP. 1xx heads (100 Continue, 103 Early Hints) are skipped; header
+    names are lower-cased, repeated headers joined with ", "."""
+    while True:
+        end = buf.find(b"\n\r\n")
+        lf = buf.find(b"\n\n")
+        if lf >= 0 and (end < 0 or lf < end):  # bare LF line ends, tolerated as http.client
+            end, size = lf, 2
+        else:
+            size = 3
+        if end < 0:
+            if len(buf) > MAX_HEAD_SIZE:
+                raise ValueError("a response head over %d bytes" % MAX_HEAD_SIZE)
+            return None
+        lines = buf[:end].decode("latin-1").split("\n")
+        buf = buf[end + size:]
+        version, _, rest = lines[0].strip().partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise ValueError(_excerpt(lines[0]))
+        status = int(code)
+        if 100 <= status < 200 and status != 101:
+            continue
+        headers = {}  # type: Dict[str, str]
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if colon:
+                name, value = name.strip().lower(), value.strip()
+                headers[name] = headers[name] + ", " + value if name in headers else value
+        return status, reason.strip(), headers, buf
+
+
+def body_framing(status: int, headers: "Dict[str, str]") -> "Tuple[bool, Optional[int]]":
+    """(chunked, length) for a response body; length None: delimited by the close."""
+    if status in (204, 304) or status < 200:
+        return False, 0  # no body at all: ends at once, even on a kept-alive connection
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return True, None
+    length = headers.get("content-length", "").split(",")[0].strip()
+    return False, int(length) if length.isdigit() else None
+
+
+class BodyFramer:
+    """HTTP/1.1 message body framing, sans-I/O: chunked (RFC 9112 7.1), Content-Length, or
+    delimited by the close. feed(raw bytes) -> body bytes; end() at EOF."""
+
+    def __init__(self, chunked: bool, length: "Optional[int]") -> None:
+        self.chunked, self.left = chunked, length
+        self.done = length == 0 and not chunked
+        self._buf = b""
+        self._state = "size"  # size, data, crlf, trailer
+        self.error = None  # type: Optional[ProtocolError]  # held back to deliver the body first
+
+    def feed(self, raw: bytes) -> bytes:
+        if not self.chunked:
+            if self.left is None:
+                return raw
+            raw = raw[:self.left]
+            self.left -= len(raw)
+            self.done = self.left == 0
+            return raw
+        if self.error:
+            raise self.error
+        buf, pos, out = self._buf + raw if self._buf else raw, 0, []
+        error = None
+        state, left, end = self._state, self.left or 0, len(buf)
+        while pos < end:
+            if state == "data":
+                piece = buf[pos:pos + left]
+                out.append(piece)
+                pos += len(piece)
+                left -= len(piece)
+                if left == 0:
+                    state = "crlf"
+            elif state == "crlf":  # CRLF after the data; a bare LF is tolerated
+                if buf[pos:pos + 1] == b"\n":
+                    pos += 1
+                elif end - pos < 2:
+                    break
+                elif buf[pos:pos + 2] == b"\r\n":
+                    pos += 2
+                else:
+                    error = _broken("no CRLF after a chunk")
+                    break
+                state = "size"
+            else:  # a chunk-size line or a trailer line
+                eol = buf.find(b"\n", pos)
+                if eol < 0:
+                    if end - pos > 4096:
+                        error = _broken("chunk header too long")
+                    break
+                line = buf[pos:eol].rstrip(b"\r")
+                pos = eol + 1
+                if state == "trailer":
+                    if not line:
+                        self.done = True
+                        break
+                    continue
+                size = line if line and not line.strip(_HEX) else (
+                    line.split(b";", 1)[0].strip(b" \t"))  # extensions, white space: rare
+                if not size or size.strip(_HEX) or len(size) > 15:
+                    error = _broken("bad chunk size %r" % line[:20])
+                    break
+                left = int(size, 16)
+                stop = pos + left
+                if left and buf[stop:stop + 2] == b"\r\n":  # the usual: the whole chunk is here
+                    out.append(buf[pos:stop])
+                    pos, left = stop + 2, 0
+                    continue
+                state = "data" if left else "trailer"
+        self._buf, self._state, self.left = buf[pos:], state, left
+        if error:
+            if not out:
+                raise error
+            self.error = error
+        return b"".join(out)
+
+    def end(self) -> None:
+        """The connection closed: fine unless it cut a chunk or a sized body short."""
+        if self.error:
+            raise self.error
+        if (self.chunked and (self._buf or self._state in ("data", "crlf"))
+                or (not self.chunked and self.left)):
+            raise _broken("the connection ended mid-message")
+
+
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def _broken(why: str) -> ProtocolError:
+    return ProtocolError("broken HTTP transfer (chunked encoding or length): " + why)
+
+
+class Inflater:
+    """Content-Encoding gzip or deflate, sent though we asked for identity: inflated a step
+    at a time, so a small bomb never becomes one huge string."""
+
+    def __init__(self, coding: str) -> None:
+        import zlib
+        self.coding, self._zlib = coding, zlib
+        self._d = zlib.decompressobj(31 if "gzip" in coding else 15)
+
+    def feed(self, data: bytes) -> "Iterator[bytes]":
+        try:
+            while True:  # a full step may leave output pending even with no input left
+                out = self._d.decompress(data, INFLATE_STEP)
+                if out:
+                    yield out
+                data = self._d.unconsumed_tail
+                if not data and len(out) < INFLATE_STEP:
+                    return
+        except self._zlib.error as exc:
+            raise ProtocolError("broken %s body: %s" % (self.coding, exc))
+
+
+def content_decoder(headers: "Dict[str, str]") -> "Optional[Inflater]":
+    coding = headers.get("content-encoding", "identity").strip().lower() or "identity"
+    if coding in ("gzip", "x-gzip", "deflate"):
+        return Inflater(coding)
+    if coding != "identity":
+        raise ProtocolError("unsupported Content-Encoding %s" % _excerpt(coding))
+    return None
 
 # ---------------------------------------------------------------------------
 # SSE decoding (pure: no I/O). WHATWG HTML 9.2.6.
@@ -145,6 +343,7 @@ class Event(namedtuple("Event", "event data id retry")):
 
 
 _BOM = b"\xef\xbb\xbf"
+_PIECE_COST = 48  # what a bytes object and its list slot take beyond its length
 
 
 class SSEDecoder:
@@ -153,7 +352,8 @@ class SSEDecoder:
     Lines are split on bytes (LF, CR, CRLF) with C-speed methods and each value is decoded
     as UTF-8 with replacement, so a multibyte character cut between chunks decodes whole.
     The output is the same however the input is split. A line or event over `max_size`
-    bytes raises EventTooLarge, so memory stays bounded.
+    bytes raises EventTooLarge, so memory stays bounded: each further data line of an event
+    also counts what Python spends to hold it, so a million tiny `data:` lines are bounded.
     """
 
     def __init__(self, max_size: int = MAX_EVENT_SIZE) -> None:
@@ -184,8 +384,12 @@ class SSEDecoder:
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         tail = self._tail
         if 10 not in chunk:  # no LF: the middle of a line, kept for later
-            if chunk:
+            if tail and type(tail[-1]) is bytearray:
+                tail[-1] += chunk
+            elif len(tail) < 64:
                 tail.append(chunk)
+            else:  # a line arriving in many small reads: one growing buffer, not many objects
+                tail[:] = [bytearray(b"".join(tail)) + chunk]
             self._tail_len += len(chunk)
             if self._tail_len > self.max_size:
                 raise EventTooLarge("event stream line exceeds the %d-byte limit" % self.max_size)
@@ -214,8 +418,8 @@ class SSEDecoder:
             if line[:5] == b"data:":  # the hot path: OpenAI streams are all data lines
                 value = line[6:] if line[5:6] == b" " else line[5:]
                 data.append(value)
-                size += len(value) + 1
-                if size > limit:
+                size += len(value) + _PIECE_COST
+                if size > limit + _PIECE_COST:
                     self._error = EventTooLarge("event exceeds the %d-byte limit" % limit)
                     self._slow = True
                     break
@@ -236,8 +440,8 @@ class SSEDecoder:
                     self._type = value
                 elif name == b"data":  # "data" with no colon: an empty data line
                     data.append(value)
-                    size += len(value) + 1
-                    if size > limit:
+                    size += len(value) + _PIECE_COST
+                    if size > limit + _PIECE_COST:
                         self._error = EventTooLarge("event exceeds the %d-byte limit" % limit)
                         self._slow = True
                         break
@@ -293,8 +497,10 @@ def iter_sse(chunks: "Iterable[bytes]", max_size: int = MAX_EVENT_SIZE) -> "Iter
     decoder.close()
 
 
+
 # ---------------------------------------------------------------------------
-# OpenAI wire formats: pure, dicts in, parts out. One adapter per API.
+# OpenAI wire formats: pure, dicts in, parts out. One adapter per API; each owns its whole
+# vocabulary: body fields, deltas, terminal events, cut reasons, usage, notices.
 # ---------------------------------------------------------------------------
 
 
@@ -306,55 +512,108 @@ class Part(namedtuple("Part", "kind text")):
 _new_part = tuple.__new__  # as _new_event
 
 
-def _error_from(obj: "Any", status: "Optional[int]" = None) -> APIError:
-    """Build an APIError from an OpenAI-style error object (or anything else)."""
-    err = obj.get("error", obj) if isinstance(obj, dict) else obj
-    if isinstance(err, dict):
-        message = err.get("message") or err.get("detail") or json.dumps(err)
-        code, etype = err.get("code"), err.get("type")
-        return APIError(_one_line(message), status,
-                        _one_line(code, 100) if code is not None else None,
-                        _one_line(etype, 100) if etype else None)
-    return APIError(_one_line(err), status)
-
-
 class Adapter:
     """Turns one API's stream events into Parts and notes how the stream ended."""
-    path = ""
+    name = path = ""
+    cut_reasons = {}  # type: Dict[str, str]  # finish reason -> what cut the answer short
+    # Fields the adapter adds on its own that some servers reject (HTTP 400/422): dropped
+    # (None) or renamed when the error names them. Fields the caller set are never touched.
+    optional_fields = {}  # type: Dict[str, Optional[str]]
 
     def __init__(self) -> None:
         self.done = False  # a terminal event arrived
         self.finish_reason = None  # type: Optional[str]
         self.usage = None  # type: Optional[Dict[str, Any]]
         self.model = None  # type: Optional[str]
+        self.tools = []  # type: List[str]  # names of the tools the model asked to call
+        self.citations = []  # type: List[Dict[str, str]]  # {"url", "title"}, in order
+        self.other = None  # type: Any  # the last event object that carried no parts
 
-    def body(self, model: str, messages: "List[Dict[str, str]]", max_tokens: "Optional[int]",
-             temperature: "Optional[float]", usage: bool, openai_host: bool) -> "Dict[str, Any]":
+    def body(self, model: str, messages: "List[Dict[str, Any]]", max_tokens: "Optional[int]",
+             temperature: "Optional[float]", usage: bool, openai_host: bool,
+             stream: bool) -> "Dict[str, Any]":
         raise NotImplementedError
 
-    def feed(self, event: Event) -> "List[Part]":
+    def feed(self, event: "Event") -> "List[Part]":
         raise NotImplementedError
 
     def from_json(self, obj: "Dict[str, Any]") -> "List[Part]":
-        """A whole (non-streamed) answer: some servers ignore `stream: true`."""
+        """A whole (non-streamed) answer: asked for, or sent by a server that ignores stream."""
         raise NotImplementedError
 
     def complete(self) -> bool:
         """Whether the stream so far holds a whole answer (checked at end of stream)."""
         return self.done
 
+    @property
+    def cut(self) -> bool:
+        return self.finish_reason in self.cut_reasons
+
+    def notices(self) -> "List[str]":
+        """What the user should know about how the answer ended."""
+        out = []
+        if self.cut:
+            out.append("the answer was cut short by %s" % self.cut_reasons[self.finish_reason])
+        if self.tools:  # whatever the finish reason: some servers end a tool call with stop
+            out.append("the model asked to call a tool (%s); oai_stream runs no tools"
+                       % ", ".join(self.tools))
+        return out
+
+    def usage_counts(self) -> "Tuple[Optional[int], Optional[int], Optional[int]]":
+        """(prompt, completion, total) tokens; None where the server sent no integer."""
+        u = self.usage if isinstance(self.usage, dict) else {}
+        counts = [u.get(a, u.get(b)) for a, b in (("prompt_tokens", "input_tokens"),
+                                                   ("completion_tokens", "output_tokens"),
+                                                   ("total_tokens", "total_tokens"))]
+        return tuple(c if type(c) is int and 0 <= c < 10 ** 15 else None  # type: ignore
+                     for c in counts)
+
+    def looks_like(self) -> "Optional[str]":
+        """Which API the events that carried no text belong to, when it is another one."""
+        obj = self.other if isinstance(self.other, dict) else {}
+        guess = _api_of(obj)
+        return guess if guess != self.name else None
+
+    def _cite(self, items: "Any") -> None:
+        """Citations as Perplexity (URLs), OpenRouter and OpenAI (url_citation) send them."""
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict):
+                item = item.get("url_citation") or item
+                url, title = item.get("url"), item.get("title")
+            else:
+                url, title = item, None
+            if isinstance(url, str) and url and all(c["url"] != url for c in self.citations):
+                self.citations.append({"url": url, "title": title if isinstance(title, str)
+                                       else ""})
+
+
+def _api_of(obj: "Dict[str, Any]") -> "Optional[str]":
+    kind = obj.get("type")
+    if isinstance(kind, str) and kind.startswith("response."):
+        return "responses"
+    choices = obj.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    if isinstance(choice, dict):
+        return "chat" if "delta" in choice or "message" in choice else (
+            "completions" if "text" in choice else None)
+    return None
+
 
 class ChatAdapter(Adapter):
     """Chat Completions: `choices[0].delta.content`, ending with `data: [DONE]`."""
-    path = "/chat/completions"
+    name, path = "chat", "/chat/completions"
+    cut_reasons = {"length": "the token limit (finish_reason: length)",
+                   "content_filter": "the content filter (finish_reason: content_filter)"}
+    optional_fields = {"stream_options": None, "max_completion_tokens": "max_tokens",
+                       "max_tokens": "max_completion_tokens"}
 
-    def body(self, model, messages, max_tokens, temperature, usage, openai_host):
+    def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
         # OpenAI's reasoning models reject max_tokens; compatible servers may not know
         # max_completion_tokens and would silently ignore it.
-        body = _sampling({"model": model, "messages": messages, "stream": True},
+        body = _sampling({"model": model, "messages": messages, "stream": stream},
                          "max_completion_tokens" if openai_host else "max_tokens",
                          max_tokens, temperature)
-        if usage:  # only when asked: some servers reject unknown fields
+        if usage and stream:  # only when asked: some servers reject unknown fields
             body["stream_options"] = {"include_usage": True}
         return body
 
@@ -368,35 +627,51 @@ class ChatAdapter(Adapter):
             raise _error_from(obj)
         if obj.get("usage"):
             self.usage = obj["usage"]
-        if self.model is None:
-            self.model = obj.get("model")
+        if self.model is None and isinstance(obj.get("model"), str):
+            self.model = obj["model"]
+        if "citations" in obj or "search_results" in obj:  # Perplexity, on every chunk
+            self._cite(obj.get("citations"))
+            self._cite(obj.get("search_results"))
         choices = obj.get("choices")
-        if not choices or not isinstance(choices, list):
+        if not choices or type(choices) is not list:
+            self.other = obj
             return []  # usage chunk, Azure's prompt_filter_results, keep-alive objects
         choice = choices[0]
-        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+        if type(choice) is not dict or choice.get("index", 0) not in (0, None):
             return []
-        if choice.get("finish_reason"):
-            self.finish_reason = choice["finish_reason"]
+        reason = choice.get("finish_reason")
+        if reason and isinstance(reason, str):
+            self.finish_reason = reason.lower()  # some gateways pass Gemini's "STOP" on
             groq = obj.get("x_groq")  # Groq's usage, before it adopted include_usage
             if isinstance(groq, dict) and groq.get("usage") and not self.usage:
                 self.usage = groq["usage"]
-        return self._parts(choice, "delta")
+        parts = self._parts(choice, "delta")
+        if not parts:
+            self.other = obj
+        return parts
 
     def complete(self):
         # A finish_reason makes the answer whole even if the server closed before [DONE].
         return self.done or self.finish_reason is not None
 
     def from_json(self, obj):
-        if obj.get("error"):
+        if obj.get("error") or obj.get("object") == "error":
             raise _error_from(obj)
-        self.done, self.usage, self.model = True, obj.get("usage"), obj.get("model")
+        self.done = True
+        self.usage = obj.get("usage")
+        self.model = obj.get("model") if isinstance(obj.get("model"), str) else None
+        self._cite(obj.get("citations"))
+        self._cite(obj.get("search_results"))
         choices = obj.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices else {}
         if not isinstance(choice, dict):
             return []
-        self.finish_reason = choice.get("finish_reason")
-        return self._parts(choice, "message")
+        reason = choice.get("finish_reason")
+        self.finish_reason = reason.lower() if isinstance(reason, str) and reason else None
+        parts = self._parts(choice, "message")
+        if not parts:
+            self.other = obj
+        return parts
 
     def _parts(self, choice: "Dict[str, Any]", field: str) -> "List[Part]":
         delta = choice.get(field)
@@ -406,7 +681,7 @@ class ChatAdapter(Adapter):
         if len(delta) == 1 and type(content) is str:  # the hot path: {"content": "..."}
             return [_new_part(Part, (TEXT, content))] if content else []
         parts = []
-        for key in ("reasoning_content", "reasoning"):  # DeepSeek/old vLLM, newer vLLM
+        for key in ("reasoning_content", "reasoning"):  # DeepSeek/old vLLM, newer vLLM, Groq
             text = _text_of(delta.get(key))
             if text:
                 parts.append(Part(REASONING, text))
@@ -422,15 +697,28 @@ class ChatAdapter(Adapter):
         text = _text_of(delta.get("refusal"))
         if text:
             parts.append(Part(REFUSAL, text))
+        if "annotations" in delta:  # OpenRouter, OpenAI search models
+            self._cite(delta["annotations"])
+        calls = delta.get("tool_calls") or delta.get("function_call")
+        if calls:
+            for call in calls if isinstance(calls, list) else [{"function": calls}]:
+                function = call.get("function") if isinstance(call, dict) else None
+                name = function.get("name") if isinstance(function, dict) else None
+                if isinstance(name, str) and name and name not in self.tools:
+                    self.tools.append(_one_line(name, 100))
+            if not self.tools:
+                self.tools.append("unnamed")
         return parts
 
 
 class CompletionsAdapter(ChatAdapter):
     """Legacy Completions: `choices[0].text`, ending with `data: [DONE]`."""
-    path = "/completions"
+    name, path = "completions", "/completions"
+    optional_fields = {"stream_options": None}
 
-    def body(self, model, messages, max_tokens, temperature, usage, openai_host):
-        body = ChatAdapter.body(self, model, messages, max_tokens, temperature, usage, False)
+    def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
+        body = ChatAdapter.body(self, model, messages, max_tokens, temperature, usage, False,
+                                stream)
         body["prompt"] = _flatten(body.pop("messages"))
         return body
 
@@ -440,7 +728,10 @@ class CompletionsAdapter(ChatAdapter):
 
 class ResponsesAdapter(Adapter):
     """Responses API: typed events; complete at response.completed, no [DONE]."""
-    path = "/responses"
+    name, path = "responses", "/responses"
+    cut_reasons = {"max_output_tokens": "the token limit (max_output_tokens)",
+                   "content_filter": "the content filter (content_filter)",
+                   "incomplete": "the server (response.incomplete)"}
     _kinds = {
         "response.output_text.delta": TEXT,
         "response.refusal.delta": REFUSAL,
@@ -448,13 +739,14 @@ class ResponsesAdapter(Adapter):
         "response.reasoning_text.delta": REASONING,
     }
 
-    def body(self, model, messages, max_tokens, temperature, usage, openai_host):
-        system = [m["content"] for m in messages if m["role"] == "system"]
-        rest = [m for m in messages if m["role"] != "system"]
-        body = {"model": model, "stream": True}  # type: Dict[str, Any]
+    def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
+        system = [_text_of(m.get("content")) for m in messages if m.get("role") == "system"]
+        rest = [m for m in messages if m.get("role") != "system"]
+        body = {"model": model, "stream": stream}  # type: Dict[str, Any]
         if system:
             body["instructions"] = "\n\n".join(system)
-        body["input"] = rest[0]["content"] if len(rest) == 1 and rest[0]["role"] == "user" else rest
+        body["input"] = (rest[0]["content"] if len(rest) == 1 and rest[0].get("role") == "user"
+                         else rest)
         # usage always arrives in response.completed
         return _sampling(body, "max_output_tokens", max_tokens, temperature)
 
@@ -462,14 +754,21 @@ class ResponsesAdapter(Adapter):
         if event.data.strip() == "[DONE]":  # some compatible servers add it anyway
             return []
         obj = _parse_json(event.data)
-        kind = obj.get("type") or event.event or ""
+        kind = obj.get("type") if isinstance(obj.get("type"), str) else event.event
         if kind in self._kinds:
             return _text_parts(obj.get("delta"), self._kinds[kind])
+        self.other = obj
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             response = obj.get("response") if isinstance(obj.get("response"), dict) else {}
             self._finish(response)
             if kind == "response.failed":
                 raise _error_from(response.get("error") or {"message": "response failed"})
+        elif kind == "response.output_text.annotation.added":
+            self._cite([obj.get("annotation")])
+        elif kind == "response.output_item.added":
+            item = obj.get("item") if isinstance(obj.get("item"), dict) else {}
+            if item.get("type") == "function_call":
+                self.tools.append(_one_line(item.get("name") or "unnamed", 100))
         elif kind == "error" or obj.get("error") and not kind.startswith("response."):
             obj = dict(obj)
             if obj.get("type") == "error":
@@ -480,25 +779,36 @@ class ResponsesAdapter(Adapter):
     def _finish(self, response: "Dict[str, Any]") -> None:
         self.done = True
         self.usage = response.get("usage") or self.usage
-        self.model = response.get("model") or self.model
+        if isinstance(response.get("model"), str):
+            self.model = response["model"]
         details = response.get("incomplete_details")
-        if response.get("status") == "incomplete" or details:
+        status = response.get("status") if isinstance(response.get("status"), str) else None
+        if status == "incomplete" or details:
             reason = details.get("reason") if isinstance(details, dict) else None
-            self.finish_reason = reason or "incomplete"
+            self.finish_reason = reason if isinstance(reason, str) and reason else "incomplete"
+            if self.finish_reason not in self.cut_reasons:  # a reason not known yet: still cut
+                self.cut_reasons = dict(self.cut_reasons, **{
+                    self.finish_reason: "the server (%s)" % _one_line(self.finish_reason, 60)})
         else:
-            self.finish_reason = response.get("status") or "completed"
+            self.finish_reason = status or "completed"
 
     def from_json(self, obj):
         if obj.get("error"):
             raise _error_from(obj)
         self._finish(obj)
         parts = []  # type: List[Part]
-        for item in obj.get("output") or []:
-            for content in (item.get("content") or []) if isinstance(item, dict) else []:
+        for item in obj.get("output") if isinstance(obj.get("output"), list) else []:
+            contents = item.get("content") if isinstance(item, dict) else None
+            if isinstance(item, dict) and item.get("type") == "function_call":
+                self.tools.append(_one_line(item.get("name") or "unnamed", 100))
+            for content in contents if isinstance(contents, list) else []:
                 if isinstance(content, dict) and content.get("type") == "output_text":
                     parts += _text_parts(content.get("text"))
+                    self._cite(content.get("annotations"))
                 elif isinstance(content, dict) and content.get("type") == "refusal":
                     parts += _text_parts(content.get("refusal"), REFUSAL)
+        if not parts:
+            self.other = obj
         return parts
 
 
@@ -512,26 +822,35 @@ def _sampling(body: "Dict[str, Any]", max_field: str, max_tokens: "Optional[int]
     return body
 
 
-ADAPTERS = {"chat": ChatAdapter, "completions": CompletionsAdapter, "responses": ResponsesAdapter}
-CUT_REASONS = {"length", "content_filter", "max_output_tokens", "incomplete"}
-
+ADAPTERS = {a.name: a for a in (ChatAdapter, CompletionsAdapter, ResponsesAdapter)}
 
 _scan_json = json.JSONDecoder().scan_once  # type: ignore  # the C scanner, without loads()'s frames
 
 
 def _parse_json(data: str) -> "Dict[str, Any]":
     try:
+        if len(data) > 65536:  # large: the checks in _loads
+            raise ValueError(data)
         obj, end = _scan_json(data, 0)
         if end != len(data) and data[end:].strip():
             raise ValueError("extra data")
-    except (StopIteration, ValueError):  # StopIteration: no JSON value at the start
-        try:
-            obj = json.loads(data)  # leading white space is valid JSON; loads knows it
-        except ValueError:
-            raise ProtocolError("invalid JSON in stream event: %s" % _excerpt(data))
+    except (StopIteration, ValueError, RecursionError):  # StopIteration: no value at the start
+        obj = _loads(data, "invalid JSON in stream event")
     if type(obj) is not dict:
         raise ProtocolError("unexpected stream event (not a JSON object): %s" % _excerpt(data))
     return obj
+
+
+def _loads(text: str, what: str) -> "Any":
+    """json.loads whose every failure is a ProtocolError: bad syntax, nesting deep enough to
+    exhaust the stack, an integer too long to convert (3.11+), or so many containers that
+    the objects would take far more memory than the bytes (`[{},{},...]`)."""
+    if len(text) > 65536 and text.count("{") + text.count("[") > len(text) * MAX_JSON_NESTING:
+        raise ProtocolError("%s: too many nested objects for its size" % what)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("%s: %s" % (what, _excerpt(text)))
 
 
 def _text_of(value: "Any") -> str:
@@ -539,8 +858,8 @@ def _text_of(value: "Any") -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "".join(p.get("text") or "" if isinstance(p, dict) else p if isinstance(p, str)
-                       else "" for p in value)
+        return "".join(p.get("text") if isinstance(p, dict) and isinstance(p.get("text"), str)
+                       else p if isinstance(p, str) else "" for p in value)
     return ""
 
 
@@ -549,12 +868,114 @@ def _text_parts(value: "Any", kind: str = TEXT) -> "List[Part]":
     return [Part(kind, text)] if text else []
 
 
-def _flatten(messages: "List[Dict[str, str]]") -> str:
-    """Messages as one prompt for the legacy Completions API."""
+def _flatten(messages: "List[Dict[str, Any]]") -> str:
+    """Messages as one prompt for the legacy Completions API: a lone user message as it is,
+    else "Role: content" paragraphs ending with "Assistant:"."""
     if len(messages) == 1:
-        return messages[0]["content"]
-    return "".join("%s: %s\n\n" % (m["role"].capitalize(), m["content"]) for m in messages) + \
-        "Assistant:"
+        return _text_of(messages[0].get("content"))
+    return "".join("%s: %s\n\n" % (str(m.get("role", "user")).capitalize(),
+                                   _text_of(m.get("content"))) for m in messages) + "Assistant:"
+
+
+class ThinkSplitter:
+    """A leading <think>...</think> block in the answer text is reasoning (DeepSeek-R1 behind
+    some routers, Qwen3 without a reasoning parser). Pure; tags may be split anywhere. Text
+    that cannot start a think block passes at once; only a possible tag prefix is held."""
+    OPEN, CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self.state = "start"  # start: nothing yet; think: inside; after: just closed; text
+        self.held = ""
+
+    def feed(self, parts: "List[Part]") -> "List[Part]":
+        out = []  # type: List[Part]
+        for part in parts:
+            if part.kind != TEXT or self.state == "text":
+                out.append(part)
+                continue
+            if self.state == "after":  # the newlines that separate the block from the answer
+                text = part.text.lstrip("\n")
+                if text:
+                    self.state = "text"
+                    out.append(Part(TEXT, text))
+                continue
+            text, self.held = self.held + part.text, ""
+            if self.state == "start":
+                head = text.lstrip()
+                if self.OPEN.startswith(head):  # maybe the tag, not all of it yet
+                    self.held = text
+                    continue
+                if not head.startswith(self.OPEN):
+                    self.state = "text"
+                    out.append(Part(TEXT, text))
+                    continue
+                self.state, text = "think", head[len(self.OPEN):]
+            end = text.find(self.CLOSE)
+            if end >= 0:
+                self.state = "after"
+                if end:
+                    out.append(Part(REASONING, text[:end]))
+                rest = text[end + len(self.CLOSE):].lstrip("\n")
+                if rest:
+                    self.state = "text"
+                    out.append(Part(TEXT, rest))
+                continue
+            keep = _tag_prefix(text, self.CLOSE)
+            self.held = text[len(text) - keep:] if keep else ""
+            if len(text) > keep:
+                out.append(Part(REASONING, text[:len(text) - keep]))
+        return out
+
+    def end(self) -> "List[Part]":
+        """End of stream: what was held back is text (start) or reasoning (inside)."""
+        held, self.held = self.held, ""
+        if not held:
+            return []
+        return [Part(REASONING if self.state == "think" else TEXT, held)]
+
+
+def _tag_prefix(text: str, tag: str) -> int:
+    """Length of the longest end of `text` that is a beginning of `tag`."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:n]):
+            return n
+    return 0
+
+
+def _error_from(obj: "Any", status: "Optional[int]" = None) -> APIError:
+    """An APIError from an OpenAI-style error object, vLLM's {"object": "error"}, FastAPI's
+    {"detail": ...}, or anything else a server sends."""
+    err = obj.get("error", obj) if isinstance(obj, dict) else obj
+    if isinstance(err, dict):
+        message = err.get("message") or err.get("detail") or err.get("msg")
+        if not isinstance(message, str):
+            message = _dumps(message if message is not None else err)
+        code, etype, param = err.get("code"), err.get("type"), err.get("param")
+        return APIError(_one_line(message), status,
+                        code if type(code) is int else _one_line(code, 100) if code else None,
+                        _one_line(etype, 100) if etype else None,
+                        param if isinstance(param, str) else None)
+    return APIError(_one_line(err if isinstance(err, str) else _dumps(err)), status)
+
+
+def _dumps(obj: "Any") -> str:
+    """JSON for messages and --json output: strict (NaN as null), never an exception."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(_strict(obj), ensure_ascii=False)
+
+
+def _strict(obj: "Any", depth: int = 0) -> "Any":
+    if isinstance(obj, float) and obj != obj or obj in (float("inf"), float("-inf")):
+        return None
+    if depth > 200:
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _strict(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_strict(v, depth + 1) for v in obj]
+    return obj
 
 
 def _excerpt(text: "Any", limit: int = 200) -> str:
@@ -570,148 +991,193 @@ def _one_line(text: "Any", limit: int = 500) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-# ---------------------------------------------------------------------------
-# HTTP transport: the only place that touches urllib
-# ---------------------------------------------------------------------------
+_FIELDS = (b"data:", b"event:", b"id:", b"retry:")
 
 
-class Request(namedtuple("Request", "url body headers api_key timeout retries")):
-    """Everything needed to send one streaming request. The key stays out of repr()."""
-    __slots__ = ()
+class AnswerDecoder:
+    """The whole answer path, sans-I/O: raw body bytes in; per read, the events and the Parts
+    they carry out. Framing, decompression, stream or JSON, SSE, the adapter, think tags.
+    An error after some output is held back until that output was delivered (`finish()`)."""
 
-    def __repr__(self) -> str:
-        return "Request(url=%r, model=%r, key=%s)" % (self.url, self.body.get("model"),
-                                                      _redact_key(self.api_key))
+    def __init__(self, adapter: Adapter, status: int, headers: "Dict[str, str]",
+                 think_tags: bool = True) -> None:
+        self.adapter, self.status = adapter, status
+        self.content_type = headers.get("content-type", "").lower()
+        self.framer = BodyFramer(*body_framing(status, headers))
+        self.inflater = content_decoder(headers)
+        self.sse = None  # type: Optional[SSEDecoder]  # once the body is known to be a stream
+        self.json = None  # type: Optional[List[bytes]]  # once it is known to be one JSON answer
+        self.head = b""  # leading blank bytes, held until the first real byte decides
+        self.think = ThinkSplitter() if think_tags else None
+        self.answered = False  # answer or refusal text arrived
+        self.error = None  # type: Optional[OAIStreamError]
+        self.done = self.framer.done  # Content-Length: 0 or 204: nothing will come
+        if self.done:
+            self.error = ProtocolError("the server answered %d but sent an empty body" % status)
 
-
-def _redact_key(key: "Optional[str]") -> str:
-    return "none" if not key else "..." + key[-4:] if len(key) > 12 else "***"
-
-
-def _origin(url: str) -> "Tuple[str, str, int]":
-    from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
-def _open(request: Request, notify: "Any") -> "Any":
-    """POST the request and return the http.client response, retrying before any output."""
-    attempt = 0
-    while True:
+    def feed(self, raw: bytes) -> "Tuple[List[Event], List[Part]]":
+        events, parts = [], []  # type: List[Event], List[Part]
         try:
-            return _open_once(request)
-        except (APIError, NetworkError) as exc:
-            if attempt >= request.retries or not _retryable(exc):
-                raise
-            attempt += 1
-            wait = exc.retry_after if isinstance(exc, APIError) else None
-            if wait is None:
-                import random
-                wait = min(0.5 * 2 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())
-            wait = min(max(wait, 0.0), MAX_RETRY_WAIT)
-            notify("%s; retrying in %.1f s (retry %d of %d)" % (exc, wait, attempt,
-                                                               request.retries), wait)
-            time.sleep(wait)
-
-
-def _retryable(exc: OAIStreamError) -> bool:
-    if isinstance(exc, APIError):
-        if exc.should_retry is not None:  # x-should-retry wins, as in the official SDK
-            return exc.should_retry
-        return exc.status in (408, 409, 429) or (exc.status or 0) >= 500
-    return isinstance(exc, NetworkError) and exc.retryable
-
-
-def _open_once(request: Request) -> "Any":
-    import urllib.error
-    import urllib.request
-
-    # Redirects are handled below, never by urllib: it would turn a POST into a GET
-    # and, without add_unredirected_header, carry the key to another host.
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: "Any", **kwargs: "Any") -> None:
-            return None
-    handlers = [NoRedirect()]  # type: List[Any]
-    if request.url.startswith("https:"):
-        import ssl  # verified against the system store, SSL_CERT_FILE and SSL_CERT_DIR
-        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
-    opener = urllib.request.build_opener(*handlers)
-    url, data = request.url, json.dumps(request.body).encode("utf-8")
-    for _ in range(MAX_REDIRECTS + 1):
-        req = urllib.request.Request(url, data=data, method="POST")
-        for name, value in request.headers.items():
-            if name.lower() in SECRET_HEADERS:  # never carried by a redirect
-                req.add_unredirected_header(name, value)
+            body = self.framer.feed(raw)
+            if self.inflater is None:
+                self._take(body, events, parts)
             else:
-                req.add_header(name, value)
-        if request.api_key and not any(h.lower() == "authorization" for h in request.headers):
-            req.add_unredirected_header("Authorization", "Bearer " + request.api_key)
+                for piece in self.inflater.feed(body):
+                    self._take(piece, events, parts)
+            if self.framer.error:
+                raise self.framer.error
+            if self.framer.done:
+                self._end(events, parts)
+        except OAIStreamError as exc:
+            self._hold(exc, events, parts)
+        return events, parts
+
+    def end(self) -> "Tuple[List[Event], List[Part]]":
+        """The connection closed."""
+        events, parts = [], []  # type: List[Event], List[Part]
         try:
-            return opener.open(req, timeout=request.timeout)
-        except urllib.error.HTTPError as exc:
-            if exc.code in (301, 302, 303, 307, 308):
-                url = _redirect_target(url, exc)
-                continue
-            raise _http_error(exc)
-        except urllib.error.URLError as exc:
-            raise _network_error(exc.reason, url)
-        except Exception as exc:  # OSError, timeouts, http.client's BadStatusLine and kin
-            raise _network_error(exc, url)
-    raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
+            self.framer.end()
+            self._end(events, parts)
+        except OAIStreamError as exc:
+            self._hold(exc, events, parts)
+        return events, parts
+
+    def finish(self) -> None:
+        """After the last read: raise what went wrong, or say why the answer is not whole."""
+        if self.error:
+            raise self.error
+        adapter = self.adapter
+        if not adapter.complete():
+            raise IncompleteStream("stream ended before the answer was complete")
+        guess = None if self.answered else adapter.looks_like()
+        if guess or not self.answered and adapter.finish_reason is None:
+            raise EmptyAnswer("the stream ended without any text" + (
+                "; its events look like api=%r chunks" % guess if guess
+                else " and without a finish reason"), guess)
+
+    def _take(self, data: bytes, events: "List[Event]", parts: "List[Part]") -> None:
+        if self.sse is None:
+            if self.json is not None:
+                self._add_json(data)
+                return
+            data = self.head + data
+            start = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+            if not start or len(start) < 6 and any(f.startswith(start) for f in _FIELDS):
+                self.head = data[-MAX_HEAD_SIZE:]  # blank lines, or "da": nothing decides yet
+                return
+            self.head = b""
+            if self._is_json(start):
+                self.json = []
+                self._add_json(data)
+                return
+            self.sse = SSEDecoder()
+        new = self.sse.feed(data)
+        if not new:
+            return
+        events += new
+        feed = self.adapter.feed
+        for event in new:
+            if event.data:  # `data:` with nothing after it: a relay's keep-alive
+                parts += feed(event)
+        if self.think is not None and parts:
+            parts[:] = self.think.feed(parts)
+            if self.think.state == "text" and not self.think.held:
+                self.think = None  # past the think block: no more work per delta
+        if not self.answered and any(p.kind != REASONING for p in parts):
+            self.answered = True
+        if self.adapter.done:
+            self.done = True  # nothing is to come after the terminal event: don't wait for a close
+
+    def _end(self, events: "List[Event]", parts: "List[Part]") -> None:
+        self.done = True
+        if self.json is not None:
+            text = b"".join(self.json).decode("utf-8", "replace")
+            obj = _loads(text, "invalid JSON answer")
+            if not isinstance(obj, dict):
+                raise ProtocolError("unexpected JSON answer: %s" % _excerpt(text))
+            events.append(Event("json", text, None, None))
+            parts += self.adapter.from_json(obj)
+        elif self.sse is not None:
+            self.sse.close()
+        elif not self.head:
+            raise ProtocolError("the server answered %d but sent an empty body" % self.status)
+        if self.think is not None:
+            parts[:] = self.think.feed(parts) + self.think.end()
+        self.answered = self.answered or any(p.kind != REASONING for p in parts)
+
+    def _hold(self, exc: OAIStreamError, events: "List[Event]", parts: "List[Part]") -> None:
+        if not events and not parts:
+            raise exc
+        self.error, self.done = exc, True
+
+    def _add_json(self, data: bytes) -> None:
+        self.json.append(data)  # type: ignore
+        if sum(map(len, self.json)) > MAX_BODY_SIZE:  # type: ignore
+            raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
+
+    def _is_json(self, start: bytes) -> bool:
+        """Decide by the first bytes, then the Content-Type: servers mislabel both ways. An
+        HTML page or other body, as a captive portal or a gateway sends, is refused."""
+        head = start[:6]
+        if head[:5] in (b"data:", b"event", b"id:", b"retry") or head[:1] == b":":
+            return False
+        if "json" in self.content_type or head[:1] == b"{":
+            return True
+        if "event-stream" in self.content_type:
+            return False
+        raise ProtocolError("expected an event stream, got %s: %s" % (
+            _excerpt(self.content_type or "no content type"), _excerpt(start)))
 
 
-def _redirect_target(url: str, exc: "Any") -> str:
-    from urllib.parse import urljoin
-    location = exc.headers.get("Location") or ""
-    exc.close()
-    target = urljoin(url, location)
-    shown = _one_line(target, 300)  # server text on the user's terminal
-    if not location:
-        raise RedirectError("HTTP %d redirect without a Location" % exc.code, "")
-    if exc.code not in (307, 308):
-        raise RedirectError("server redirected (HTTP %d) to %s; not following: it would turn "
-                            "the POST into a GET. Use that URL as --base-url"
-                            % (exc.code, shown), target)
-    if _origin(target) != _origin(url):
-        raise RedirectError("server redirected (HTTP %d) to another origin, %s; not following "
-                            "with your key. Use that URL as --base-url if you trust it"
-                            % (exc.code, shown), target)
-    return target
+
+# ---------------------------------------------------------------------------
+# Policy, pure: how a failed response becomes an error, what is retried and how long to wait,
+# where a redirect may go. Both transports ask these.
+# ---------------------------------------------------------------------------
+
+RETRY_STATUSES = (408, 409, 429)  # and every 5xx, as the official SDK
+# Error codes and types in a 200 stream that mean the same as a retryable status.
+RETRY_CODES = {"server_error", "overloaded_error", "server_is_overloaded", "rate_limit_exceeded",
+               "rate_limit_error", "api_error", "timeout_error", "service_unavailable_error",
+               "slow_down", "internal_error", "overloaded"}
 
 
-def _http_error(exc: "Any") -> APIError:
-    """An HTTP error status, with the server's JSON error message or a body excerpt."""
+def api_error(status: int, reason: str, headers: "Dict[str, str]", body: bytes) -> APIError:
+    """An HTTP error status, with the server's JSON error message or a body excerpt, and
+    what the headers say about retrying."""
+    text = body.decode("utf-8", "replace")
     try:
-        body = exc.read(MAX_ERROR_BODY)
-    except Exception:
-        body = b""
-    finally:
-        exc.close()
-    try:
-        err = _error_from(json.loads(body.decode("utf-8", "replace")), exc.code)
-    except ValueError:
-        reason = _one_line(exc.reason, 100) if isinstance(exc.reason, str) else ""
-        err = APIError((reason + ": " if reason else "") + _excerpt(body) if body.strip()
-                       else reason or "no details", exc.code)
-    headers = exc.headers
-    err.retry_after = _retry_after(headers)
-    flag = (headers.get("x-should-retry") or "").strip().lower()
+        err = _error_from(json.loads(text), status)
+    except (ValueError, RecursionError):
+        reason = _one_line(reason, 100)
+        err = APIError((reason + ": " if reason else "") + _excerpt(text) if text.strip()
+                       else reason or "no details", status)
+    err.retry_after = retry_after(headers)
+    flag = headers.get("x-should-retry", "").strip().lower()
     err.should_retry = {"true": True, "false": False}.get(flag)
     return err
 
 
-def _retry_after(headers: "Any") -> "Optional[float]":
-    """Seconds to wait from retry-after-ms (OpenAI) or Retry-After (seconds or HTTP date)."""
+def retry_after(headers: "Dict[str, str]") -> "Optional[float]":
+    """Seconds to wait from retry-after-ms (OpenAI) or Retry-After (seconds or HTTP date),
+    capped at MAX_RETRY_WAIT; None when absent or unreadable."""
     ms = _seconds(headers.get("retry-after-ms"))
     if ms is not None:
-        return ms / 1000.0
+        return min(ms / 1000.0, MAX_RETRY_WAIT)
     value = headers.get("retry-after")
     if not value or _seconds(value) is not None:
-        return _seconds(value)
-    from email.utils import parsedate_tz, mktime_tz
+        seconds = _seconds(value)
+        return None if seconds is None else min(seconds, MAX_RETRY_WAIT)
+    from email.utils import parsedate_tz
     parsed = parsedate_tz(value)
-    return max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
+    if not parsed:
+        return None
+    try:
+        from email.utils import mktime_tz
+        wait = mktime_tz(parsed) - time.time()
+    except (OverflowError, ValueError, OSError):  # a date in the year 9999 and kin
+        return MAX_RETRY_WAIT
+    return min(max(0.0, wait), MAX_RETRY_WAIT)
 
 
 def _seconds(text: "Optional[str]") -> "Optional[float]":
@@ -723,12 +1189,74 @@ def _seconds(text: "Optional[str]") -> "Optional[float]":
     return value if 0 <= value < float("inf") else None
 
 
-def _network_error(reason: "Any", url: str) -> NetworkError:
+def retryable(exc: OAIStreamError) -> bool:
+    if isinstance(exc, APIError):
+        if exc.should_retry is not None:  # x-should-retry wins, as in the official SDK
+            return exc.should_retry
+        if exc.status is None:  # an error event in a 200 stream: by its code or type
+            code = exc.code
+            return (code in RETRY_STATUSES or type(code) is int and code >= 500
+                    or code in RETRY_CODES or exc.type in RETRY_CODES)
+        return exc.status in RETRY_STATUSES or exc.status >= 500
+    return isinstance(exc, NetworkError) and exc.retryable
+
+
+def retry_wait(exc: OAIStreamError, attempt: int, rand: float) -> float:
+    """Seconds before retry number `attempt` (1, 2, ...): the server's word, else
+    exponential backoff with jitter (`rand` in [0, 1))."""
+    wait = exc.retry_after if isinstance(exc, APIError) else None
+    if wait is None:
+        wait = min(RETRY_FIRST_WAIT * 2 ** (attempt - 1), RETRY_MAX_BACKOFF)
+        wait *= 1 - RETRY_JITTER * rand
+    return min(max(wait, 0.0), MAX_RETRY_WAIT)
+
+
+def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional[Request]":
+    """A 400/422 that names a field the adapter added on its own: the same request without
+    it (or under its other name). None when the error is about anything else."""
+    if not isinstance(exc, APIError) or exc.status not in (400, 422):
+        return None
+    fields = ADAPTERS[request.api].optional_fields
+    said = "%s %s" % (exc.param or "", exc.message)
+    for name, other in fields.items():
+        if name in request.body and name not in request.fixed and name in said and not (
+                other and other in request.body):
+            body = dict(request.body)
+            value = body.pop(name)
+            if other:
+                body[other] = value
+            return request._replace(body=body, fixed=request.fixed + (name, other or name))
+    return None
+
+
+def redirect_target(url: str, status: int, location: str) -> str:
+    """Where a redirect may take the request: 307/308 within the same origin only."""
+    from urllib.parse import urljoin
+    target = urljoin(url, location)
+    shown = _one_line(_without_password(target), 300)  # server text on the user's terminal
+    if not location:
+        raise RedirectError("HTTP %d redirect without a Location" % status, "")
+    if status not in (307, 308):
+        raise RedirectError("server redirected (HTTP %d) to %s; not following: it would turn "
+                            "the POST into a GET. Use that URL as the base URL"
+                            % (status, shown), target)
+    if _origin(target) != _origin(url):
+        raise RedirectError("server redirected (HTTP %d) to another origin, %s; not following "
+                            "with your key. Use that URL as the base URL if you trust it"
+                            % (status, shown), target)
+    return target
+
+
+def network_error(reason: "Any", url: str) -> NetworkError:
+    """A connection failure as one clear line, marked retryable or not."""
+    import http.client
     import socket
     import ssl
     host = "%s://%s:%d" % _origin(url)
     text = _one_line(reason)
     verify = getattr(ssl, "SSLCertVerificationError", ssl.CertificateError)  # 3.7+
+    if isinstance(reason, OAIStreamError):
+        return reason if isinstance(reason, NetworkError) else NetworkError(str(reason))
     if isinstance(reason, (verify, ssl.CertificateError)) or (
             isinstance(reason, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in text):
         detail = getattr(reason, "verify_message", None) or getattr(reason, "reason", None) or text
@@ -736,315 +1264,101 @@ def _network_error(reason: "Any", url: str) -> NetworkError:
                            "CA, set SSL_CERT_FILE to its PEM file" % (host, detail))
     elif isinstance(reason, ssl.SSLError):
         exc = NetworkError("TLS error with %s: %s" % (host, text))
-    elif "Tunnel connection failed" in text:
-        exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
-                           "user:password)" % (host, text.split(": ", 1)[-1]))
-    elif isinstance(reason, socket.timeout) or "timed out" in text:
-        exc = IdleTimeout("timed out connecting to %s or waiting for its answer (--timeout)"
+    elif isinstance(reason, socket.timeout):
+        exc = IdleTimeout("timed out connecting to %s or waiting for its answer (timeout)"
                           % host)
     elif isinstance(reason, socket.gaierror):
         exc = NetworkError("cannot resolve %s: %s" % (host, reason.strerror or text))
+    elif isinstance(reason, http.client.RemoteDisconnected):
+        exc = NetworkError("%s closed the connection without answering" % host)
+    elif isinstance(reason, http.client.HTTPException):  # BadStatusLine, LineTooLong and kin
+        exc = NetworkError("%s did not answer with valid HTTP: %s" % (host, _excerpt(text)))
     elif isinstance(reason, ConnectionRefusedError):
         exc = NetworkError("connection refused by %s" % host)
-    elif type(reason).__name__ == "RemoteDisconnected":
-        exc = NetworkError("%s closed the connection without answering" % host)
-    elif type(reason).__module__ == "http.client":  # BadStatusLine, LineTooLong and kin
-        exc = NetworkError("%s did not answer with valid HTTP: %s" % (host, _excerpt(text)))
+    elif isinstance(reason, ConnectionResetError):
+        exc = NetworkError("connection reset by %s" % host)
     else:
         exc = NetworkError("cannot reach %s: %s" % (
             host, getattr(reason, "strerror", None) or text or type(reason).__name__))
-    # Waiting heals a refused or dropped connection, never a certificate or a proxy password.
-    exc.retryable = not (isinstance(reason, (ssl.SSLError, ssl.CertificateError))
-                         or "Tunnel connection failed" in text)
+    # Waiting heals a refused or dropped connection, never a certificate.
+    exc.retryable = not isinstance(reason, (ssl.SSLError, ssl.CertificateError))
     return exc
 
 
-class BodyFramer:
-    """HTTP/1.1 message body framing, sans-I/O: chunked (RFC 9112 7.1), Content-Length, or
-    delimited by the close. feed(raw bytes) -> body bytes; end() at EOF."""
-
-    def __init__(self, chunked: bool, length: "Optional[int]") -> None:
-        self.chunked, self.left, self.done = chunked, length, False
-        self._buf = b""
-        self._state = "size"  # size, data, crlf, trailer
-        self.error = None  # type: Optional[ProtocolError]  # held back to deliver the body first
-
-    def feed(self, raw: bytes) -> bytes:
-        if not self.chunked:
-            if self.left is None:
-                return raw
-            raw = raw[:self.left]
-            self.left -= len(raw)
-            self.done = self.left == 0
-            return raw
-        if self.error:
-            raise self.error
-        buf, pos, out = self._buf + raw if self._buf else raw, 0, []
-        error = None
-        state, left, end = self._state, self.left or 0, len(buf)
-        while pos < end:
-            if state == "data":
-                piece = buf[pos:pos + left]
-                out.append(piece)
-                pos += len(piece)
-                left -= len(piece)
-                if left == 0:
-                    state = "crlf"
-            elif state == "crlf":  # CRLF after the data; a bare LF is tolerated
-                if buf[pos:pos + 1] == b"\n":
-                    pos += 1
-                elif end - pos < 2:
-                    break
-                elif buf[pos:pos + 2] == b"\r\n":
-                    pos += 2
-                else:
-                    error = _broken("no CRLF after a chunk")
-                    break
-                state = "size"
-            else:  # a chunk-size line or a trailer line
-                eol = buf.find(b"\n", pos)
-                if eol < 0:
-                    if end - pos > 4096:
-                        error = _broken("chunk header too long")
-                    break
-                line = buf[pos:eol].rstrip(b"\r")
-                pos = eol + 1
-                if state == "trailer":
-                    if not line:
-                        self.done = True
-                        break
-                    continue
-                size = line if line and not line.strip(_HEX) else \
-                    line.split(b";", 1)[0].strip(b" \t")  # extensions, white space: rare
-                if not size or size.strip(_HEX):
-                    error = _broken("bad chunk size %r" % line[:20])
-                    break
-                left = int(size, 16)
-                stop = pos + left
-                if left and buf[stop:stop + 2] == b"\r\n":  # the usual: the whole chunk is here
-                    out.append(buf[pos:stop])
-                    pos, left = stop + 2, 0
-                    continue
-                state = "data" if left else "trailer"
-        self._buf, self._state, self.left = buf[pos:], state, left
-        if error:
-            if not out:
-                raise error
-            self.error = error
-        return b"".join(out)
-
-    def end(self) -> None:
-        """The connection closed: fine unless it cut a chunk or a sized body short."""
-        if self.error:
-            raise self.error
-        if self.chunked and (self._buf or self._state in ("data", "crlf")) or \
-                (not self.chunked and self.left):
-            raise _broken("the connection ended mid-message")
+def _origin(url: str) -> "Tuple[str, str, int]":
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
 
 
-_HEX = b"0123456789abcdefABCDEF"
-
-
-def _broken(why: str) -> ProtocolError:
-    return ProtocolError("broken HTTP transfer (chunked encoding or length): " + why)
-
-
-def _stream_error(exc: BaseException, timeout: float) -> OAIStreamError:
-    """Translate an exception raised while reading the body."""
-    import socket
-    if isinstance(exc, socket.timeout):
-        return IdleTimeout("no data from the server for %g s (--timeout); the stream stalled"
-                           % timeout)
-    name = type(exc).__name__
-    if name in ("IncompleteRead", "ValueError"):
-        return ProtocolError("broken HTTP transfer (chunked encoding or length): the "
-                             "connection ended mid-message")
-    if isinstance(exc, ConnectionResetError):
-        return NetworkError("connection reset by the server in the middle of the stream")
-    return NetworkError("stream interrupted: %s" % (getattr(exc, "strerror", None) or exc or name))
+def _without_password(url: str) -> str:
+    """A URL as it may be shown: user:password@ removed."""
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 # ---------------------------------------------------------------------------
-# The stream: transport + decoder + adapter
+# Configuration: parameters and environment in, one request description out
 # ---------------------------------------------------------------------------
 
 
-class Stream:
-    """An open streaming answer. Iterate it for text deltas (answer and refusal text).
-
-    `batches()` yields, per network read, the Parts that read completed, reasoning included;
-    `raw_events()` yields the SSE events themselves. After the end: `finish_reason`, `cut`,
-    `usage`, `model`, `first_token_time` and `elapsed` (seconds).
-    """
-
-    def __init__(self, request: Request, adapter: Adapter, notify: "Any" = None) -> None:
-        self.request, self.adapter = request, adapter
-        self.started = time.monotonic()
-        self.first_token_time = None  # type: Optional[float]
-        self.elapsed = None  # type: Optional[float]
-        self.parts_received = 0  # deltas: a speed figure when the server reports no usage
-        self._response = _open(request, notify or (lambda message, wait: None))
-        self.status = self._response.status
-        self.content_type = (self._response.headers.get("Content-Type") or "").lower()
+class Request(namedtuple("Request", "api url body headers api_key timeout max_time retries "
+                                    "fixed think_tags")):
+    """Everything needed to send one request. The key stays out of repr().
+    `fixed`: body fields the caller set, never dropped by a fallback."""
+    __slots__ = ()
 
     def __repr__(self) -> str:
-        return "<oai_stream.Stream %r>" % (self.request,)
+        return "Request(url=%r, model=%r, key=%s)" % (_without_password(self.url),
+                                                      (self.body or {}).get("model"),
+                                                      _redact_key(self.api_key))
 
-    finish_reason = property(lambda self: self.adapter.finish_reason)
-    usage = property(lambda self: self.adapter.usage)
-    model = property(lambda self: self.adapter.model)
-
-    @property
-    def cut(self) -> bool:
-        """Whether the server stopped the answer early (a token limit, a content filter)."""
-        return self.finish_reason in CUT_REASONS
-
-    def __iter__(self) -> "Iterator[str]":
-        for batch in self.batches():
-            for part in batch:
-                if part.kind != REASONING:
-                    yield part.text
-
-    def __enter__(self) -> "Stream":
-        return self
-
-    def __exit__(self, *exc: "Any") -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._response.close()
-
-    def batches(self) -> "Iterator[List[Part]]":
-        for _, parts in self._parsed():
-            if parts:
-                yield parts
-
-    def raw_events(self) -> "Iterator[List[Event]]":
-        """Per network read, its events (a JSON answer comes as one Event of type "json")."""
-        for events, _ in self._parsed():
-            yield events
-
-    def _parsed(self) -> "Iterator[Tuple[List[Event], List[Part]]]":
-        """Per network read, its events and their Parts; each event goes through the adapter
-        once. On an error event, what came before it is yielded first, then the error raised.
-        At the end, whether the answer is whole."""
-        adapter = self.adapter
-        try:
-            chunks = self._body()
-            first = next(chunks, b"")
-            if not first:
-                raise ProtocolError("the server answered %d but sent an empty body" % self.status)
-            if self._is_json(first):
-                text, whole = self._json_answer(first, chunks)
-                self._count(whole)
-                yield [Event("json", text, None, None)], whole
-                return
-            decoder = SSEDecoder()
-            for chunk in chain((first,), chunks):
-                events = decoder.feed(chunk)
-                if not events:
-                    continue
-                parts = []  # type: List[Part]
-                try:
-                    for event in events:
-                        parts += adapter.feed(event)
-                except OAIStreamError:
-                    self._count(parts)
-                    yield events, parts
-                    raise
-                self._count(parts)
-                yield events, parts
-                if adapter.done:
-                    break  # nothing is to come after the terminal event: don't wait for a close
-            decoder.close()
-            if not adapter.complete():
-                raise IncompleteStream("stream ended before the answer was complete")
-        finally:
-            self.elapsed = time.monotonic() - self.started
-            self.close()
-
-    def _count(self, parts: "List[Part]") -> None:
-        if parts:
-            self.parts_received += len(parts)
-            if self.first_token_time is None:
-                self.first_token_time = time.monotonic() - self.started
-
-    def _body(self) -> "Iterator[bytes]":
-        # One socket read at a time: fp.read1() returns what is buffered or what one recv()
-        # delivers, so every event in it is handed on at once, and no read waits for more.
-        # HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.
-        body = BodyFramer(self._response.chunked, self._response.length)
-        read1 = self._response.fp.read1
-        coding = (self._response.headers.get("Content-Encoding") or "identity").strip().lower()
-        inflate = None
-        if coding in ("gzip", "x-gzip", "deflate"):  # sent though we asked for identity
-            import zlib
-            inflate = zlib.decompressobj(31 if "gzip" in coding else 15).decompress
-        elif coding != "identity":
-            raise ProtocolError("unsupported Content-Encoding %r" % coding)
-        while not body.done:
-            if body.error:
-                raise body.error
-            try:
-                raw = read1(READ_SIZE)
-            except Exception as exc:
-                raise _stream_error(exc, self.request.timeout)
-            if not raw:
-                body.end()  # raises if the connection ended inside an HTTP chunk
-                return
-            chunk = body.feed(raw)
-            if inflate and chunk:
-                try:
-                    chunk = inflate(chunk)
-                except Exception as exc:  # zlib.error
-                    raise ProtocolError("broken %s body: %s" % (coding, exc))
-            if chunk:
-                yield chunk
-
-    def _is_json(self, first: bytes) -> bool:
-        """Decide by the first bytes, then the Content-Type: servers mislabel both ways. An
-        HTML page or other body, as a captive portal or a gateway sends, is refused."""
-        head = first.lstrip(b"\xef\xbb\xbf \t\r\n")[:6]
-        if head[:5] in (b"data:", b"event", b"id:", b"retry") or head[:1] == b":":
-            return False
-        if "json" in self.content_type or head[:1] == b"{":
-            return True
-        if "event-stream" in self.content_type:
-            return False
-        raise ProtocolError("expected an event stream, got %r: %s" % (
-            self.content_type or "no content type", _excerpt(first)))
-
-    def _json_answer(self, first: bytes, rest: "Iterator[bytes]") -> "Tuple[str, List[Part]]":
-        """A whole JSON answer where a stream was asked for (some servers ignore stream)."""
-        parts, size = [first], len(first)
-        for chunk in rest:
-            parts.append(chunk)
-            size += len(chunk)
-            if size > MAX_BODY_SIZE:
-                raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
-        text = b"".join(parts).decode("utf-8", "replace")
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            raise ProtocolError("invalid JSON answer: %s" % _excerpt(text))
-        if not isinstance(obj, dict):
-            raise ProtocolError("unexpected JSON answer: %s" % _excerpt(text))
-        return text, self.adapter.from_json(obj)
+    def send_headers(self) -> "Dict[str, str]":
+        """The headers as sent, the key in its Authorization header."""
+        headers = dict(self.headers)
+        if self.api_key and not any(h.lower() == "authorization" for h in headers):
+            headers["Authorization"] = "Bearer " + self.api_key
+        return headers
 
 
-def build_request(prompt: "Optional[str]" = None, messages: "Optional[List[Dict[str, str]]]" = None,
+def _redact_key(key: "Optional[str]") -> str:
+    return "none" if not key else "..." + key[-4:] if len(key) > 12 else "***"
+
+
+def build_request(prompt: "Optional[str]" = None, *,
+                  messages: "Optional[List[Dict[str, Any]]]" = None,
                   model: "Optional[str]" = None, system: "Optional[str]" = None,
                   api: str = "chat", base_url: "Optional[str]" = None,
                   api_key: "Optional[str]" = None, temperature: "Optional[float]" = None,
                   max_tokens: "Optional[int]" = None, headers: "Optional[Dict[str, str]]" = None,
-                  timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                  usage: bool = False, extra_body: "Optional[Dict[str, Any]]" = None,
-                  env: "Optional[Dict[str, str]]" = None) -> "Tuple[Request, Adapter]":
-    """Resolve options and environment (as the official SDK reads it) into a Request."""
+                  timeout: float = DEFAULT_TIMEOUT, max_time: "Optional[float]" = None,
+                  retries: int = DEFAULT_RETRIES, usage: bool = False,
+                  extra_body: "Optional[Dict[str, Any]]" = None, think_tags: bool = True,
+                  no_stream: bool = False, env: "Optional[Dict[str, str]]" = None) -> Request:
+    """Check the parameters and resolve them with the environment (as the official SDK
+    reads it) into a Request. Every mistake is a ConfigError that names the parameter."""
     env = dict(os.environ) if env is None else env
     if api not in ADAPTERS:
-        raise ConfigError("unknown API %r: choose one of %s" % (api, ", ".join(ADAPTERS)))
-    adapter = ADAPTERS[api]()
+        raise ConfigError("unknown api %r: choose one of %s" % (api, ", ".join(ADAPTERS)))
+    if prompt is not None and messages is not None:
+        raise ConfigError("pass prompt or messages, not both")
+    messages = _check_messages(messages) if messages is not None else None
+    for name, value, low in (("timeout", timeout, 0), ("max_time", max_time, 0),
+                             ("temperature", temperature, None)):
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                  or value != value or value in (float("inf"), float("-inf"))
+                                  or low is not None and value <= low):
+            raise ConfigError("%s must be a finite number%s, got %r"
+                              % (name, " > 0" if low is not None else "", value))
+    for name, value in (("retries", retries), ("max_tokens", max_tokens)):
+        if value is not None and (type(value) is not int or value < (0 if name == "retries" else 1)):
+            raise ConfigError("%s must be an integer >= %d, got %r"
+                              % (name, 0 if name == "retries" else 1, value))
+    adapter = ADAPTERS[api]
     model = model or env.get("OPENAI_MODEL") or DEFAULT_MODEL
     headers = dict(headers or {})
     query = ""
@@ -1063,93 +1377,920 @@ def build_request(prompt: "Optional[str]" = None, messages: "Optional[List[Dict[
         base_url = base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         if api_key is None:
             api_key = env.get("OPENAI_API_KEY") or _key_from_file(env.get("OPENAI_API_KEY_FILE"))
-    url = _endpoint(base_url, adapter.path, query)
+    api_key = _clean_secret(api_key, "the API key") if api_key else None
+    url, basic = _endpoint(base_url, adapter.path, query)
+    if basic and not any(h.lower() == "authorization" for h in headers):
+        headers["Authorization"], api_key = basic, None  # user:password@ in the URL wins
     openai_host = _origin(url)[1] == "api.openai.com"
     has_auth = any(h.lower() in ("authorization", "api-key") for h in headers)
     if openai_host and not api_key and not has_auth:
-        raise ConfigError("no API key: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE, or "
-                          "--api-key-file) to your key from platform.openai.com/api-keys")
+        raise ConfigError("no API key: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE) to your key "
+                          "from platform.openai.com/api-keys")
     for var, name in (("OPENAI_ORG_ID", "OpenAI-Organization"),
                       ("OPENAI_PROJECT_ID", "OpenAI-Project")):
         if env.get(var) and not any(h.lower() == name.lower() for h in headers):
             headers[name] = env[var]
     if messages is None:
-        messages = []
-        if system:
-            messages.append({"role": "system", "content": system})
+        messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt or ""})
     elif system:
-        messages = [{"role": "system", "content": system}] + list(messages)
-    body = adapter.body(model, messages, max_tokens, temperature, usage, openai_host)
-    body.update(extra_body or {})
+        messages = [{"role": "system", "content": system}] + messages
+    body = adapter().body(model, messages, max_tokens, temperature, usage, openai_host,
+                          not no_stream)
+    extra_body = dict(extra_body or {})
+    _dumps_strict(extra_body)
+    body.update(extra_body)
     base_headers = {
         "Content-Type": "application/json",
-        "Accept": "text/event-stream",
+        "Accept": "application/json" if no_stream else "text/event-stream",
         "Accept-Encoding": "identity",  # a compressed stream would be held back in buffers
         "User-Agent": "oai_stream/%s (Python %s)" % (__version__, sys.version.split()[0]),
     }
     for name in list(base_headers):
         if any(h.lower() == name.lower() for h in headers):
             del base_headers[name]
-    base_headers.update(headers)
-    return Request(url, body, base_headers, api_key, timeout, retries), adapter
+    base_headers.update(_check_headers(headers))
+    return Request(api, url, body, base_headers, api_key, float(timeout),
+                   float(max_time) if max_time else None, retries, tuple(extra_body),
+                   think_tags)
 
 
-def _endpoint(base_url: str, path: str, query: str = "") -> str:
+def _check_messages(messages: "Any") -> "List[Dict[str, Any]]":
+    if not isinstance(messages, (list, tuple)) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+        raise ConfigError("messages must be a list of {\"role\": ..., \"content\": ...} dicts")
+    return list(messages)
+
+
+def _dumps_strict(body: "Any") -> bytes:
+    """The request body as JSON; NaN, Infinity and absurd nesting are the caller's mistake."""
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8",
+                                                                             "surrogatepass")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ConfigError("the request body cannot be sent as JSON: %s"
+                          % ("nested too deeply" if isinstance(exc, RecursionError)
+                             else _one_line(exc, 100)))
+
+
+def _clean_secret(value: str, what: str) -> str:
+    """Surrounding white space (a CRLF .env file, a pasted key) is stripped; anything else
+    that cannot go into a header is refused without echoing the value."""
+    value = value.strip()
+    if not value or any(c < " " or c == "\x7f" for c in value):
+        raise ConfigError("%s contains a control character or line break inside it; "
+                          "fix the value (it is not shown here)" % what)
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ConfigError("%s contains characters that cannot be sent in an HTTP header "
+                          "(not Latin-1); fix the value (it is not shown here)" % what)
+    return value
+
+
+def _check_headers(headers: "Dict[str, str]") -> "Dict[str, str]":
+    out = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or any(
+                c <= " " or c in ':"(),/;<=>?@[\\]{}\x7f' or c > "~" for c in name):
+            raise ConfigError("invalid header name %s" % _excerpt(name, 40))
+        shown = "the value of header %s" % _one_line(name, 40)
+        out[name] = _clean_secret(str(value), shown) if str(value).strip() else ""
+    return out
+
+
+def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional[str]]":
+    """The endpoint URL, and Basic credentials from user:password@ (moved to a header, so
+    that the URL can be shown)."""
     from urllib.parse import urlsplit, urlunsplit
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError("base URL must be http:// or https://, got %r" % base_url)
+    shown = _excerpt(_without_password(base_url), 100)
+    if any(c <= " " or c == "\x7f" for c in base_url):
+        raise ConfigError("base URL contains white space or a control character: %s" % shown)
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ConfigError("base URL has a bad host or port: %s" % shown)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("base URL must be http:// or https:// with a host, got %s" % shown)
     base_path = parts.path.rstrip("/")
     full = base_path.endswith(path) and not base_path.endswith("/chat" + path)
     if not full:  # a full endpoint URL is accepted as it is
         base_path += path
     query = "&".join(q for q in (parts.query, query) if q)
-    return urlunsplit((parts.scheme, parts.netloc, base_path, query, ""))
+    netloc, basic = parts.netloc, None
+    if parts.username is not None:
+        import base64
+        from urllib.parse import unquote
+        pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+        basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        netloc = netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, base_path, query, "")), basic
 
 
 def _key_from_file(path: "Optional[str]") -> "Optional[str]":
     if not path:
         return None
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as f:
-            return f.read().strip() or None
+        with open(os.path.expanduser(path), "rb") as f:
+            raw = f.read(65536)
     except OSError as exc:
         raise ConfigError("cannot read the API key file %s: %s" % (path, exc.strerror))
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM, as Windows editors write
+    except UnicodeDecodeError:
+        raise ConfigError("the API key file %s is not UTF-8 text" % path)
+    return _clean_secret(text, "the API key file %s" % path) if text.strip() else None
+
+# ---------------------------------------------------------------------------
+# Transport 1: urllib, blocking (the CLI and stream())
+# ---------------------------------------------------------------------------
 
 
-def stream(prompt: "Optional[str]" = None, **options: "Any") -> Stream:
-    """Start a streaming answer; iterate the result for text deltas.
+def _urlopen(request: Request) -> "Any":
+    """POST once, following redirects the policy allows; the http.client response."""
+    import http.client
+    import urllib.error
+    import urllib.request
+    opener = urllib.request.build_opener(*_handlers(request.url))
+    url = request.url
+    data = _dumps_strict(request.body) if request.body is not None else None  # None: GET
+    for _ in range(MAX_REDIRECTS + 1):
+        req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+        for name, value in request.send_headers().items():
+            if name.lower() in SECRET_HEADERS:  # never carried by urllib's own redirects
+                req.add_unredirected_header(name, value)
+            else:
+                req.add_header(name, value)
+        try:
+            return opener.open(req, timeout=request.timeout)
+        except urllib.error.HTTPError as exc:
+            headers = {k.lower(): v for k, v in exc.headers.items()}
+            try:
+                if exc.code in (301, 302, 303, 307, 308):
+                    url = redirect_target(url, exc.code, headers.get("location", ""))
+                    continue
+                body = exc.read(MAX_ERROR_BODY)
+            except (OSError, http.client.HTTPException):
+                body = b""
+            finally:
+                exc.close()
+            raise api_error(exc.code, exc.reason if isinstance(exc.reason, str) else "",
+                            headers, body)
+        except urllib.error.URLError as exc:
+            raise network_error(exc.reason, url)
+        except (OSError, http.client.HTTPException) as exc:
+            raise network_error(exc, url)
+        except ValueError as exc:  # CPython 3.6: ssl.CertificateError is a ValueError
+            ssl = sys.modules.get("ssl")
+            if ssl is None or not isinstance(exc, ssl.CertificateError):
+                raise
+            raise network_error(exc, url)
+    raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
-    Options: model, system, messages (a list of {"role", "content"} instead of prompt),
-    api ("chat", "completions" or "responses"), base_url, api_key, temperature,
-    max_tokens, headers, timeout, retries, usage, extra_body (merged into the JSON body).
-    Unset options come from the environment as in the official SDK (OPENAI_API_KEY,
-    OPENAI_BASE_URL, OPENAI_MODEL). Raises OAIStreamError subclasses.
-    """
-    request, adapter = build_request(prompt, **options)
-    return Stream(request, adapter)
+
+def _handlers(url: str) -> "List[Any]":
+    """urllib handlers: no redirects (the policy decides), 1xx heads skipped, the socket
+    kept for per-read timeouts, TLS verified against the system store, SSL_CERT_FILE and
+    SSL_CERT_DIR. Proxies come from the environment (urllib's ProxyHandler)."""
+    import http.client
+    import urllib.request
+
+    class Response(http.client.HTTPResponse):
+        def __init__(self, sock: "Any", *args: "Any", **kw: "Any") -> None:
+            super().__init__(sock, *args, **kw)
+            self.sock = sock
+
+        def _read_status(self) -> "Any":  # http.client skips 100 only; 103 Early Hints too
+            while True:
+                version, status, reason = super()._read_status()  # type: ignore
+                if not 100 <= status < 200 or status == 101:
+                    return version, status, reason
+                while self.fp.readline(MAX_HEAD_SIZE) not in (b"\r\n", b"\n", b""):
+                    pass
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: "Any", **kwargs: "Any") -> None:
+            return None
+
+    class HTTP(http.client.HTTPConnection):
+        response_class = Response
+
+    class HTTPHandler(urllib.request.HTTPHandler):
+        def http_open(self, req: "Any") -> "Any":
+            return self.do_open(HTTP, req)
+
+    handlers = [NoRedirect(), HTTPHandler()]  # type: List[Any]
+    if url.startswith("https:"):
+        import ssl
+
+        class HTTPS(http.client.HTTPSConnection):
+            response_class = Response
+
+        class HTTPSHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req: "Any") -> "Any":
+                return self.do_open(HTTPS, req, context=self._context)  # type: ignore
+
+        handlers.append(HTTPSHandler(context=ssl.create_default_context()))
+    return handlers
+
+
+def _read_error(exc: BaseException) -> OAIStreamError:
+    """An exception raised while reading the body, as one of ours."""
+    if isinstance(exc, ConnectionResetError):
+        return NetworkError("connection reset by the server in the middle of the stream")
+    return NetworkError("stream interrupted: %s" % (
+        getattr(exc, "strerror", None) or _one_line(exc) or type(exc).__name__))
 
 
 # ---------------------------------------------------------------------------
-# Command line
+# Transport 2: asyncio (astream()): the same pure pieces over loop.create_connection
+# ---------------------------------------------------------------------------
+
+
+class _Connection:
+    """An asyncio protocol (duck-typed, so that `import oai_stream` loads no asyncio) that
+    buffers what arrives and wakes one reader. Reading pauses past READ_SIZE * 4 buffered."""
+
+    def __init__(self, loop: "Any") -> None:
+        self.loop, self.transport = loop, None  # type: Any, Any
+        self.buffer = []  # type: List[bytes]
+        self.size = 0
+        self.closed = False
+        self.error = None  # type: Optional[BaseException]
+        self.waiter = None  # type: Any
+        self.proxy_auth = None  # type: Optional[str]  # set when a plain-HTTP proxy relays
+
+    def connection_made(self, transport: "Any") -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer.append(data)
+        self.size += len(data)
+        if self.size > READ_SIZE * 4:
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def connection_lost(self, exc: "Optional[BaseException]") -> None:
+        self.closed, self.error = True, exc
+        self._wake()
+
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        pass
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(True)
+
+    async def read(self, timeout: float) -> bytes:
+        """What has arrived, waiting up to `timeout` s for something; b"" at the end."""
+        if not self.buffer and not self.closed:
+            waiter = self.waiter = self.loop.create_future()
+            timer = self.loop.call_later(timeout, _expire, waiter)
+            try:
+                if not await waiter:
+                    raise IdleTimeout("no data from the server for %g s" % timeout)
+            finally:
+                timer.cancel()
+                self.waiter = None
+        if self.buffer:
+            data = self.buffer[0] if len(self.buffer) == 1 else b"".join(self.buffer)
+            self.buffer, self.size = [], 0
+            if not self.closed:
+                self.transport.resume_reading()
+            return data
+        if self.error is not None:
+            raise self.error
+        return b""
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()  # at once: no lingering TLS close_notify exchange
+
+
+def _expire(waiter: "Any") -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+async def _aopen(request: Request) -> "Tuple[_Connection, int, Dict[str, str], bytes]":
+    """POST once over asyncio, following redirects the policy allows: the connection, the
+    status, the headers and what already arrived of the body."""
+    url = request.url
+    data = _dumps_strict(request.body)
+    for _ in range(MAX_REDIRECTS + 1):
+        conn = await _aconnect(url, request.timeout)
+        try:
+            conn.transport.write(_request_head(url, request.send_headers(), len(data),
+                                               conn.proxy_auth) + data)
+            status, reason, headers, rest = await _aread_head(conn, url, request.timeout)
+            if status in (301, 302, 303, 307, 308):
+                url = redirect_target(url, status, headers.get("location", ""))
+                conn.close()
+                continue
+            if status >= 300:
+                raise api_error(status, reason, headers,
+                                await _aread_body(conn, status, headers, rest, request.timeout))
+            return conn, status, headers, rest
+        except OSError as exc:
+            conn.close()
+            raise network_error(exc, url)
+        except BaseException:
+            conn.close()
+            raise
+    raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
+
+
+async def _aread_head(conn: "_Connection", url: str,
+                      timeout: float) -> "Tuple[int, str, Dict[str, str], bytes]":
+    buf = b""
+    while True:
+        more = await conn.read(timeout)
+        if not more:
+            raise NetworkError("%s://%s:%d closed the connection without answering"
+                               % _origin(url))
+        buf += more
+        try:
+            head = parse_head(buf)
+        except ValueError as exc:
+            raise NetworkError("%s://%s:%d did not answer with valid HTTP: %s"
+                               % (_origin(url) + (exc,)))
+        if head is not None:
+            return head
+
+
+async def _aconnect(url: str, timeout: float) -> _Connection:
+    """A connection to the origin, or through the proxy the environment names (CONNECT and
+    start_tls for HTTPS), with TLS verified as the urllib transport does."""
+    import asyncio
+    import urllib.request
+    loop = asyncio.get_running_loop()
+    scheme, host, port = _origin(url)
+    ctx = None
+    if scheme == "https":
+        import ssl
+        ctx = ssl.create_default_context()
+    proxy = None if urllib.request.proxy_bypass(host) else (
+        urllib.request.getproxies().get(scheme))
+    target = _origin(proxy) if proxy else (scheme, host, port)
+    conn = _Connection(loop)
+    try:
+        await asyncio.wait_for(loop.create_connection(
+            lambda: conn, target[1], target[2], ssl=ctx if not proxy else None,
+            server_hostname=host if ctx and not proxy else None), timeout)
+        if proxy and scheme == "http":
+            conn.proxy_auth = _proxy_auth(proxy)  # absolute-form request through the proxy
+        elif proxy:
+            conn.transport.write(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
+                host, port, host, port, _proxy_auth(proxy) and _proxy_auth(proxy) + "\r\n")).encode("latin-1"))
+            status, reason, _, _ = await _aread_head(conn, proxy, timeout)
+            if status != 200:
+                exc = NetworkError("the proxy refused the tunnel to %s://%s:%d: %d %s (check "
+                                   "HTTPS_PROXY and its user:password)"
+                                   % (scheme, host, port, status, _one_line(reason, 100)))
+                exc.retryable = False
+                raise exc
+            conn.transport = await asyncio.wait_for(loop.start_tls(
+                conn.transport, conn, ctx, server_hostname=host), timeout)
+    except asyncio.TimeoutError:
+        conn.close()
+        raise IdleTimeout("timed out connecting to %s://%s:%d or waiting for its answer "
+                          "(timeout)" % (scheme, host, port))
+    except OSError as exc:
+        conn.close()
+        raise network_error(exc, url)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _proxy_auth(proxy: str) -> str:
+    """A Proxy-Authorization header line for user:password@ in the proxy URL, or ""."""
+    from urllib.parse import unquote, urlsplit
+    parts = urlsplit(proxy)
+    if parts.username is None:
+        return ""
+    import base64
+    pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+    return "Proxy-Authorization: Basic %s" % base64.b64encode(pair.encode()).decode()
+
+
+def _request_head(url: str, headers: "Dict[str, str]", length: int,
+                  proxy_auth: "Optional[str]") -> bytes:
+    """The request line and headers; absolute-form through a plain-HTTP proxy."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    lines = ["POST %s HTTP/1.1" % (url if proxy_auth is not None else path),
+             "Host: %s" % parts.netloc, "Content-Length: %d" % length, "Connection: close"]
+    lines += ["%s: %s" % item for item in headers.items()]
+    if proxy_auth:
+        lines.append(proxy_auth)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def _aread_body(conn: _Connection, status: int, headers: "Dict[str, str]", rest: bytes,
+                      timeout: float) -> bytes:
+    """An error body, at most MAX_ERROR_BODY bytes of it."""
+    framer, out = BodyFramer(*body_framing(status, headers)), []
+    data, size = rest, 0
+    try:
+        while not framer.done and size < MAX_ERROR_BODY:
+            if data:
+                out.append(framer.feed(data))
+                size += len(out[-1])
+            data = await conn.read(timeout)
+            if not data:
+                break
+    except OAIStreamError:
+        pass
+    return b"".join(out)[:MAX_ERROR_BODY]
+
+
+# ---------------------------------------------------------------------------
+# The stream objects users hold: Stream (sync) and AsyncStream, one shared core
+# ---------------------------------------------------------------------------
+
+
+class _Answer:
+    """What both stream objects share: the request, the pure decoder, retries, timings."""
+
+    def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]",
+                 keep_text: bool) -> None:
+        import io
+        self.request, self.on_retry = request, on_retry
+        self.started = time.monotonic()
+        self.first_token_time = None  # type: Optional[float]
+        self.elapsed = None  # type: Optional[float]
+        self.parts_received = 0  # deltas: a speed figure when the server reports no usage
+        self.status = None  # type: Optional[int]
+        self.content_type = ""
+        self.adapter = ADAPTERS[request.api]()
+        self._decoder = None  # type: Optional[AnswerDecoder]
+        self._text = io.StringIO() if keep_text else None
+        self._attempt = 0
+        self._delivered = False  # once the caller has output, nothing is retried
+        self._progress = self.started  # when the answer last progressed (keep-alives do not)
+        self._state = "new"  # new, open, ended
+        self._iterated = False
+
+    def __repr__(self) -> str:
+        return "<oai_stream.%s %r>" % (type(self).__name__, self.request)
+
+    finish_reason = property(lambda self: self.adapter.finish_reason,
+                             doc="Why the answer ended: stop, length, tool_calls, completed...")
+    usage = property(lambda self: self.adapter.usage, doc="The server's usage object, as sent.")
+    model = property(lambda self: self.adapter.model, doc="The model that answered.")
+    cut = property(lambda self: self.adapter.cut,
+                   doc="Whether the server stopped the answer early (a token limit, a filter).")
+    citations = property(lambda self: self.adapter.citations,
+                         doc="Sources the server cited: [{'url': ..., 'title': ...}].")
+    tools = property(lambda self: self.adapter.tools,
+                     doc="Names of the tools the model asked to call (none are run).")
+
+    @property
+    def empty(self) -> bool:
+        """Whether the answer ended without any answer or refusal text."""
+        return self._decoder is not None and self._decoder.done and not self._decoder.answered
+
+    @property
+    def text(self) -> str:
+        """The answer and refusal text received so far."""
+        return _mend(self._text.getvalue()) if self._text is not None else ""
+
+    def notices(self) -> "List[str]":
+        """What a reader should know about how the answer ended (cut short, a tool call)."""
+        return self.adapter.notices()
+
+    def _start(self, status: int, headers: "Dict[str, str]") -> None:
+        self.adapter = ADAPTERS[self.request.api]()
+        self._decoder = AnswerDecoder(self.adapter, status, headers, self.request.think_tags)
+        self.status, self.content_type = status, headers.get("content-type", "")
+        self._progress = time.monotonic()
+
+    def _take(self, raw: bytes) -> "Optional[Tuple[List[Event], List[Part]]]":
+        events, parts = self._decoder.feed(raw) if raw else self._decoder.end()  # type: ignore
+        if parts:
+            now = self._progress = time.monotonic()
+            self.parts_received += len(parts)
+            if self.first_token_time is None:
+                self.first_token_time = now - self.started
+            if self._text is not None:
+                for part in parts:
+                    if part.kind != REASONING:
+                        self._text.write(part.text)
+        elif events and any(e.data.strip() for e in events):  # keep-alives are no progress
+            self._progress = time.monotonic()
+        return (events, parts) if events or parts else None
+
+    def _wait(self) -> float:
+        """How long the next read may wait: `timeout` since the answer last progressed,
+        and what is left of `max_time`."""
+        now, request = time.monotonic(), self.request
+        left = request.timeout - (now - self._progress)
+        if request.max_time is not None and request.max_time - (now - self.started) < left:
+            left = request.max_time - (now - self.started)
+            if left <= 0:
+                raise IdleTimeout("the answer took longer than max_time (%g s)" % request.max_time)
+        if left <= 0:
+            raise IdleTimeout("no progress from the server for %g s (timeout); the stream "
+                              "stalled" % request.timeout)
+        return left
+
+    def _retry_in(self, exc: OAIStreamError) -> "Optional[float]":
+        """Seconds to wait before sending again, or None: the error stands."""
+        if self._delivered:  # a repeated request would repeat the output
+            return None
+        fallback = without_rejected_field(self.request, exc)
+        if fallback is not None:
+            self.request = fallback
+            if self.on_retry:
+                self.on_retry(exc, 0.0, 0)
+            return 0.0
+        if self._attempt >= self.request.retries or not retryable(exc):
+            return None
+        import random
+        self._attempt += 1
+        wait = retry_wait(exc, self._attempt, random.random())
+        max_time = self.request.max_time
+        if max_time is not None and time.monotonic() - self.started + wait >= max_time:
+            return None
+        if self.on_retry:
+            self.on_retry(exc, wait, self._attempt)
+        return wait
+
+    def _iterate(self) -> None:
+        if self._iterated:
+            raise RuntimeError("a stream can be iterated only once; its text is in .text")
+        self._iterated = True
+
+    def _ended(self) -> None:
+        if self.elapsed is None:
+            self.elapsed = time.monotonic() - self.started
+        self._state = "ended"
+        self._close()
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+def _mend(text: str) -> str:
+    """UTF-16 surrogate pairs that JSON escapes split across deltas, joined into one
+    character; a lone surrogate becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+class Stream(_Answer):
+    """An open streaming answer (blocking, urllib). Iterate it once for text deltas.
+
+    `batches()` yields, per network read, the Parts that read completed, reasoning
+    included; `raw_events()` yields the SSE events themselves. `text` keeps what arrived.
+    After the end: `finish_reason`, `cut`, `usage`, `model`, `citations`, `tools`,
+    `first_token_time` and `elapsed` (seconds). A context manager; `close()` drops it.
+    """
+
+    def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]" = None,
+                 keep_text: bool = True) -> None:
+        super().__init__(request, on_retry, keep_text)
+        self._response = None  # type: Any
+        try:
+            self._connect()
+        except BaseException:
+            self._ended()
+            raise
+
+    def __iter__(self) -> "Iterator[str]":
+        for _, parts in self._parsed(False):
+            for part in parts:
+                if part.kind != REASONING:
+                    yield part.text
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: "Any") -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._ended()
+
+    def batches(self) -> "Iterator[List[Part]]":
+        for _, parts in self._parsed(False):
+            if parts:
+                yield parts
+
+    def raw_events(self) -> "Iterator[List[Event]]":
+        """Per network read, its events (a JSON answer comes as one Event of type "json")."""
+        for events, _ in self._parsed(True):
+            yield events
+
+    def _connect(self) -> None:
+        while True:
+            try:
+                response = _urlopen(self.request)
+                break
+            except OAIStreamError as exc:
+                wait = self._retry_in(exc)
+                if wait is None:
+                    raise
+                time.sleep(wait)
+        self._response, self._sock_timeout = response, self.request.timeout
+        self._start(response.status, {k.lower(): v for k, v in response.headers.items()})
+
+    def _parsed(self, raw: bool) -> "Iterator[Tuple[List[Event], List[Part]]]":
+        self._iterate()
+        try:
+            while True:
+                try:
+                    decoder = self._decoder
+                    while not decoder.done:  # type: ignore
+                        batch = self._take(self._read())
+                        if batch is not None:
+                            if batch[1] or raw:
+                                self._delivered = True
+                            yield batch
+                    decoder.finish()  # type: ignore
+                    return
+                except OAIStreamError as exc:
+                    wait = self._retry_in(exc)
+                    if wait is None:
+                        raise
+                    self._close()
+                    time.sleep(wait)
+                    self._connect()
+        finally:
+            self._ended()
+
+    def _read(self) -> bytes:
+        # One socket read at a time: fp.read1() returns what is buffered or what one recv()
+        # delivers, so every event in it is handed on at once, and no read waits for more.
+        # (HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.)
+        import http.client
+        import socket
+        wait = self._wait()
+        if abs(wait - self._sock_timeout) > 1.0:  # no system call per read when streaming
+            self._response.sock.settimeout(wait)
+            self._sock_timeout = wait
+        try:
+            return self._response.fp.read1(READ_SIZE)
+        except socket.timeout:
+            self._wait()  # says which limit ran out
+            raise IdleTimeout("no data from the server for %g s (timeout)" % wait)
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: closed
+            raise _read_error(exc)
+
+    def _close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+
+
+class AsyncStream(_Answer):
+    """An open streaming answer over asyncio (CPython 3.7+), as `Stream` but awaited.
+
+    `async for text in s`, `async with`, `await s` (sends the request), `aclose()`, and
+    async `batches()` / `raw_events()`. The request goes out on the first of these.
+    Cancelling the task, leaving the loop early or an exception in it closes the connection.
+    """
+
+    def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]" = None
+                 ) -> None:
+        if sys.version_info < (3, 7):
+            raise ConfigError("astream() needs Python 3.7 or newer (asyncio's start_tls); "
+                              "this is %s: use stream()" % sys.version.split()[0])
+        super().__init__(request, on_retry, True)
+        self._conn = None  # type: Optional[_Connection]
+        self._rest = b""  # body bytes that arrived with the head
+
+    def __await__(self) -> "Any":
+        return self._open().__await__()
+
+    async def __aenter__(self) -> "AsyncStream":
+        return await self._open()
+
+    async def __aexit__(self, *exc: "Any") -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> "_AsyncIterator":
+        return _AsyncIterator(self, "text")
+
+    def batches(self) -> "_AsyncIterator":
+        return _AsyncIterator(self, "parts")
+
+    def raw_events(self) -> "_AsyncIterator":
+        """Per network read, its events (a JSON answer comes as one Event of type "json")."""
+        return _AsyncIterator(self, "events")
+
+    async def aclose(self) -> None:
+        self._ended()
+
+    async def _open(self) -> "AsyncStream":
+        if self._state == "new":
+            self._state = "open"
+            try:
+                await self._connect()
+            except BaseException:
+                self._ended()
+                raise
+        return self
+
+    async def _connect(self) -> None:
+        import asyncio
+        while True:
+            try:
+                self._conn, status, headers, self._rest = await _aopen(self.request)
+                break
+            except OAIStreamError as exc:
+                wait = self._retry_in(exc)
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
+        self._start(status, headers)
+
+    async def _next(self, raw: bool) -> "Optional[Tuple[List[Event], List[Part]]]":
+        """The next read's events and parts; None at the end."""
+        import asyncio
+        if self._state == "ended":
+            return None
+        await self._open()
+        try:
+            while True:
+                try:
+                    decoder = self._decoder
+                    while not decoder.done:  # type: ignore
+                        data, self._rest = self._rest or await self._read(), b""
+                        batch = self._take(data)
+                        if batch is not None:
+                            if batch[1] or raw:
+                                self._delivered = True
+                            return batch
+                    decoder.finish()  # type: ignore
+                    self._ended()
+                    return None
+                except OAIStreamError as exc:
+                    wait = self._retry_in(exc)
+                    if wait is None:
+                        raise
+                    self._close()
+                    await asyncio.sleep(wait)
+                    await self._connect()
+        except BaseException:  # our errors, cancellation, a consumer's exception
+            self._ended()
+            raise
+
+    async def _read(self) -> bytes:
+        wait = self._wait()
+        try:
+            return await self._conn.read(wait)  # type: ignore
+        except IdleTimeout:
+            self._wait()  # says which limit ran out
+            raise
+        except OSError as exc:
+            raise _read_error(exc)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except RuntimeError:  # the loop is already closed: nothing left to release
+                pass
+            self._conn = None
+
+
+class _AsyncIterator:
+    """One pass over an AsyncStream: texts, part lists or event lists. Dropping it before
+    the end (break, an exception in the loop body) closes the connection at once."""
+
+    def __init__(self, stream: AsyncStream, mode: str) -> None:
+        stream._iterate()  # before any attribute: __del__ of a refused one has nothing to do
+        self.stream, self.mode, self.texts = stream, mode, []  # type: AsyncStream, str, List[str]
+
+    def __aiter__(self) -> "_AsyncIterator":
+        return self
+
+    async def __anext__(self) -> "Any":
+        while not self.texts:
+            batch = await self.stream._next(self.mode == "events")
+            if batch is None:
+                raise StopAsyncIteration
+            if self.mode == "events":
+                return batch[0]
+            if self.mode == "parts":
+                if batch[1]:
+                    return batch[1]
+                continue
+            self.texts = [p.text for p in batch[1] if p.kind != REASONING][::-1]
+        return self.texts.pop()
+
+    def __del__(self) -> None:
+        if getattr(self, "stream", None) is not None and self.stream._state != "ended":
+            self.stream._ended()
+
+
+def stream(prompt: "Optional[str]" = None, *, messages: "Optional[List[Dict[str, Any]]]" = None,
+           model: "Optional[str]" = None, system: "Optional[str]" = None, api: str = "chat",
+           base_url: "Optional[str]" = None, api_key: "Optional[str]" = None,
+           temperature: "Optional[float]" = None, max_tokens: "Optional[int]" = None,
+           headers: "Optional[Dict[str, str]]" = None, timeout: float = DEFAULT_TIMEOUT,
+           max_time: "Optional[float]" = None, retries: int = DEFAULT_RETRIES,
+           usage: bool = False, extra_body: "Optional[Dict[str, Any]]" = None,
+           think_tags: bool = True, no_stream: bool = False,
+           on_retry: "Optional[Callable[[OAIStreamError, float, int], None]]" = None) -> Stream:
+    """Send the request and return a Stream: iterate it for text deltas.
+
+    prompt or messages ([{"role": ..., "content": ...}]); model, system and base_url default
+    to OPENAI_MODEL, none and OPENAI_BASE_URL; api_key to OPENAI_API_KEY (Azure: see the
+    README). api: "chat", "completions" or "responses". timeout: longest wait for progress;
+    max_time: limit for the whole answer. retries: before any output. usage: ask for token
+    counts. extra_body: merged into the JSON body. think_tags: a leading <think> block is
+    reasoning. no_stream: ask for one JSON answer. on_retry(error, wait, attempt) is called
+    before each retry. Raises OAIStreamError subclasses (ConfigError for a bad parameter).
+    """
+    return Stream(_request(locals()), on_retry)
+
+
+def astream(prompt: "Optional[str]" = None, *, messages: "Optional[List[Dict[str, Any]]]" = None,
+            model: "Optional[str]" = None, system: "Optional[str]" = None, api: str = "chat",
+            base_url: "Optional[str]" = None, api_key: "Optional[str]" = None,
+            temperature: "Optional[float]" = None, max_tokens: "Optional[int]" = None,
+            headers: "Optional[Dict[str, str]]" = None, timeout: float = DEFAULT_TIMEOUT,
+            max_time: "Optional[float]" = None, retries: int = DEFAULT_RETRIES,
+            usage: bool = False, extra_body: "Optional[Dict[str, Any]]" = None,
+            think_tags: bool = True, no_stream: bool = False,
+            on_retry: "Optional[Callable[[OAIStreamError, float, int], None]]" = None
+            ) -> AsyncStream:
+    """As stream(), over asyncio: `async for text in astream(...)`, `async with`, or
+    `s = await astream(...)`. The request is sent on first use, not by this call."""
+    return AsyncStream(_request(locals()), on_retry)
+
+
+def _request(params: "Dict[str, Any]") -> Request:
+    params = dict(params)
+    params.pop("on_retry")
+    return build_request(params.pop("prompt"), **params)
+
+
+def list_models(*, base_url: "Optional[str]" = None, api_key: "Optional[str]" = None,
+                headers: "Optional[Dict[str, str]]" = None, timeout: float = DEFAULT_TIMEOUT,
+                env: "Optional[Dict[str, str]]" = None) -> "List[str]":
+    """The model ids the server offers (GET /models), sorted."""
+    request = build_request("", base_url=base_url, api_key=api_key, headers=headers,
+                            timeout=timeout, retries=0, env=env)
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(request.url)
+    path = parts.path[:-len(ChatAdapter.path)] + "/models"
+    response = _urlopen(request._replace(url=urlunsplit(parts._replace(path=path)), body=None))
+    try:
+        body = response.read(MAX_BODY_SIZE + 1)
+    except (OSError, ValueError) as exc:
+        raise _read_error(exc)
+    finally:
+        response.close()
+    obj = _loads(body.decode("utf-8", "replace"), "invalid JSON from /models")
+    items = obj.get("data", obj.get("models")) if isinstance(obj, dict) else obj
+    if not isinstance(items, list):
+        raise ProtocolError("unexpected answer from /models: %s" % _excerpt(body))
+    ids = (m.get("id") or m.get("name") if isinstance(m, dict) else m for m in items)
+    return sorted(i for i in ids if isinstance(i, str))
+
+
+# ---------------------------------------------------------------------------
+# Command line: the only place that prints and picks exit codes
 # ---------------------------------------------------------------------------
 
 USAGE_EXAMPLES = """\
 examples:
   oai_stream.py "What is Python?"
-  git diff | oai_stream.py "Review this diff"
+  git diff | oai_stream.py "Review this diff"          # stdin is appended to the prompt
   oai_stream.py -s "Answer in French" -t 0.2 --max-tokens 200 "Hello"
   oai_stream.py -o reasoning_effort=low -o seed=7 "Why is the sky blue?"
+  oai_stream.py --base-url http://127.0.0.1:11434/v1 --models      # what to pass to -m
   oai_stream.py --base-url http://127.0.0.1:11434/v1 -m llama3.2 "Hi"   # Ollama, no key
   oai_stream.py --api responses --reasoning -m gpt-6.1-sol "Prove it"
+  while read -r q; do oai_stream.py -n "$q"; done < questions.txt  # -n: leave stdin alone
   oai_stream.py -i                                                     # chat
+
+chat (-i): the history is kept; /exit or Ctrl-D leaves, Ctrl-C stops an answer. For a
+  message of several lines, paste it (pasted lines are one message) or type \"\"\" on a line
+  of its own before and after it.
+on a terminal, control characters in the answer are shown as \\x1b etc. (--raw: as sent).
 
 environment: OPENAI_API_KEY, OPENAI_API_KEY_FILE, OPENAI_BASE_URL, OPENAI_MODEL,
   OPENAI_ORG_ID, OPENAI_PROJECT_ID, AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,
-  OPENAI_API_VERSION, HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR
-exit codes: 0 answer complete, 1 API/network/protocol failure, 2 usage error,
-  130 interrupted"""
+  OPENAI_API_VERSION, HTTPS_PROXY, HTTP_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR, NO_COLOR
+exit codes: 0 answer complete, 1 API/network/protocol failure or empty answer,
+  2 usage error, 130 interrupted"""
 
 
 class UsageError(Exception):
@@ -1170,28 +2311,48 @@ def _parser() -> "Any":
     add("prompt", nargs="*", help="the prompt (words joined by spaces); '-' or none: stdin")
     add("-m", "--model", help="model name (default: $OPENAI_MODEL or %s)" % DEFAULT_MODEL)
     add("-s", "--system", help="system prompt")
-    add("-t", "--temperature", type=float, help="sampling temperature")
+    add("-t", "--temperature", type=_number, help="sampling temperature")
     add("--max-tokens", type=int, metavar="N", help="limit the answer to N tokens")
     add("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
         help="extra body field; VALUE is JSON when it parses, else a string (repeatable)")
     add("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
-        help="extra HTTP header (repeatable)")
+        help="extra HTTP header, Latin-1 (repeatable)")
     add("--api", choices=sorted(ADAPTERS), default="chat", help="which API (default: chat)")
     add("--base-url", help="API base URL (default: $OPENAI_BASE_URL or %s)" % DEFAULT_BASE_URL)
     add("--api-key-file", metavar="PATH", help="read the API key from this file")
-    add("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-        help="connect and idle timeout: longest wait for the next bytes (default: %g)"
+    add("--timeout", type=_number, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+        help="connect timeout and longest wait for the answer to progress (default: %g)"
         % DEFAULT_TIMEOUT)
+    add("--max-time", type=_number, metavar="SECONDS", help="limit for the whole answer")
     add("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
         help="retries before any output (default: %d)" % DEFAULT_RETRIES)
     add("--reasoning", action="store_true", help="show the model's reasoning on stderr")
+    add("--no-think-tags", action="store_true",
+        help="print a leading <think> block as answer text, not as reasoning")
     add("--usage", action="store_true", help="print token usage and speed on stderr")
     add("--json", action="store_true", help="print each event as a JSON line, no text")
+    add("--no-stream", action="store_true",
+        help="ask for the whole answer as one JSON response (for servers that cannot stream)")
+    add("--raw", action="store_true",
+        help="write control characters to the terminal as sent (default: shown as \\x1b)")
+    add("-n", "--no-stdin", action="store_true", help="never read stdin (for shell loops)")
+    add("--models", action="store_true", help="list the server's models, one id per line")
     add("-i", "--interactive", action="store_true",
         help="chat: a conversation in the terminal (also when no prompt and stdin is a tty)")
-    add("-v", "--verbose", action="store_true", help="print the request summary on stderr")
+    add("-v", "--verbose", action="store_true",
+        help="print the request (long strings shortened, key redacted) and status on stderr")
     add("--version", action="version", version="oai_stream %s" % __version__)
     return p
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
+_number.__name__ = "number"  # argparse says "invalid number value: 'hot'"
 
 
 def _parse_options(pairs: "List[str]") -> "Dict[str, Any]":
@@ -1199,62 +2360,88 @@ def _parse_options(pairs: "List[str]") -> "Dict[str, Any]":
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key:
-            raise UsageError("-o expects KEY=VALUE, got %r" % pair)
+            raise UsageError("-o expects KEY=VALUE, got %s" % _excerpt(pair, 60))
         try:
-            body[key] = json.loads(value)
+            body[key] = json.loads(value, parse_constant=_no_constant)
+        except RecursionError:
+            raise UsageError("-o %s: the value is nested too deeply" % _one_line(key, 40))
         except ValueError:
             body[key] = value
     return body
+
+
+def _no_constant(name: str) -> None:
+    raise UsageError("-o values cannot be %s: JSON has no such number" % name)
 
 
 def _parse_headers(lines: "List[str]") -> "Dict[str, str]":
     headers = {}
     for line in lines:
         name, colon, value = line.partition(":")
-        name = name.strip()
-        if not colon or not name or any(c in name for c in " \t\r\n") or \
-                "\n" in value or "\r" in value:
-            # Only the first word is echoed: the rest may be a key.
-            raise UsageError("-H expects 'Name: value', got %r..." % line.split()[0][:40]
-                             if line.split() else "-H expects 'Name: value'")
-        headers[name] = value.strip()
+        if not colon or not name.strip():
+            raise UsageError("-H expects 'Name: value'")  # the line may be a key: not echoed
+        headers[name.strip()] = value.strip()
     return headers
 
 
-class Output:
-    """Writes answer text to stdout as UTF-8, flushed per batch, whatever the locale."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_VISIBLE = {c: "\\x%02x" % c for c in list(range(32)) + list(range(127, 160)) if c not in (9, 10)}
 
-    def __init__(self, out: "Any", err: "Any") -> None:
-        self.out = getattr(out, "buffer", None)
-        self.text_out = out
-        self.err = err
+
+def _neutralise(text: str) -> str:
+    """Terminal controls (C0 but LF and tab, DEL, C1) made visible: model text must not
+    clear the screen, forge lines or plant OSC 8 links and OSC 52 clipboard writes. Each
+    control character is replaced on its own, so a sequence split across reads is too."""
+    if _CONTROL.search(text) is None:
+        return text
+    return text.replace("\r\n", "\n").translate(_VISIBLE)
+
+
+class Output:
+    """Writes answer text to stdout as UTF-8, flushed per batch, whatever the locale;
+    notices go to stderr as single `oai_stream: ` lines, scrubbed of every secret."""
+
+    def __init__(self, out: "Any", err: "Any", raw: bool = False) -> None:
+        self.out, self.err = out, err
+        self.out_bytes = getattr(out, "buffer", None)
         self.err_bytes = getattr(err, "buffer", None)
-        self.secrets = [k for k in (os.environ.get("OPENAI_API_KEY"),
-                                    os.environ.get("AZURE_OPENAI_API_KEY")) if k]
+        self.out_tty, self.err_tty, self.raw = _isatty(out) and not raw, _isatty(err), raw
+        self.secrets = [k.strip() for k in (os.environ.get("OPENAI_API_KEY"),
+                                            os.environ.get("AZURE_OPENAI_API_KEY")) if k]
         self.last = ""  # last character written to stdout
+        self.high = ""  # a UTF-16 high surrogate held for its other half
         self.in_reasoning = False
-        self.color = hasattr(err, "isatty") and err.isatty() and not os.environ.get("NO_COLOR")
+        self.color = _isatty(err) and not os.environ.get("NO_COLOR")
+        self.status = None  # type: Optional[Status]
 
     def write(self, text: str) -> None:
         if not text:
             return
-        self.last = text[-1]  # first: a Ctrl-C right after the write must still see it
-        if self.out is not None:
-            self.out.write(text.encode("utf-8", "replace"))
-            self.out.flush()
+        if self.high or "\ud800" <= text[-1] <= "\udbff":  # rare: a split surrogate pair
+            text, self.high = _mend(self.high + text), ""
+            if "\ud800" <= text[-1] <= "\udbff":
+                text, self.high = text[:-1], text[-1]
+        if self.out_tty:
+            text = _neutralise(text)
+        if self.status is not None:
+            self.status.stop()
+        self.last = text[-1:] or self.last  # first: a Ctrl-C right after must still see it
+        if self.out_bytes is not None:
+            self.out_bytes.write(text.encode("utf-8", "replace"))
+            self.out_bytes.flush()
         else:
-            self.text_out.write(text)
-            self.text_out.flush()
+            self.out.write(text)
+            self.out.flush()
 
     def reasoning(self, text: str, start: bool) -> None:
         if start != self.in_reasoning:
             self.in_reasoning = start
             if start:
-                self.note("\x1b[2m[reasoning]\n" if self.color else "[reasoning]\n", raw=True)
+                self._err("\x1b[2m[reasoning]\n" if self.color else "[reasoning]\n")
             else:
-                self.note("\n[/reasoning]\x1b[0m\n" if self.color else "\n[/reasoning]\n", raw=True)
-        if text:
-            self.note(text, raw=True)
+                self._err("\n[/reasoning]\x1b[0m\n" if self.color else "\n[/reasoning]\n")
+        if text:  # model text: no escapes on stderr either, terminal or not (--raw: as sent)
+            self._err(text if self.raw else _neutralise(text))
 
     def protect(self, request: "Request") -> None:
         """Every secret of the request is scrubbed from every message (defence in depth)."""
@@ -1264,41 +2451,100 @@ class Output:
         if request.api_key:
             self.secrets.append(request.api_key)
 
-    def note(self, message: str, raw: bool = False) -> None:
-        if not raw:
-            for secret in self.secrets:
-                if len(secret) >= 4:
-                    message = message.replace(secret, _redact_key(secret))
-        if not raw and self.last and self.last != "\n" and self.err_is_out():
+    def note(self, message: str) -> None:
+        for secret in self.secrets:
+            if len(secret) >= 4:
+                message = message.replace(secret, _redact_key(secret))
+        message = "oai_stream: %s\n" % _one_line(message, 4000)
+        if self.last and self.last != "\n" and self.err_is_out():
             message = "\n" + message
-        message = message if raw else "oai_stream: %s\n" % message
+        self._err(message)
+
+    def _err(self, text: str) -> None:
+        if self.status is not None:
+            self.status.stop()
+        if self.err is None:
+            return
         if self.err_bytes is not None:  # UTF-8 too: reasoning is model text
             self.err.flush()
-            self.err_bytes.write(message.encode("utf-8", "replace"))
+            self.err_bytes.write(text.encode("utf-8", "replace"))
             self.err_bytes.flush()
         else:
-            self.err.write(message)
+            self.err.write(text)
             self.err.flush()
 
     def err_is_out(self) -> bool:
         try:
-            return os.path.samestat(os.fstat(self.text_out.fileno()), os.fstat(self.err.fileno()))
-        except Exception:
+            return os.path.samestat(os.fstat(self.out.fileno()), os.fstat(self.err.fileno()))
+        except (AttributeError, OSError, ValueError):
             return False
 
     def finish(self) -> None:
         """Exactly one newline at the end if the text does not already end with one."""
+        if self.status is not None:
+            self.status.stop()
         if self.in_reasoning:
             self.reasoning("", False)
+        if self.high:
+            self.write("\ufffd")
         if self.last and self.last != "\n":
             self.write("\n")
 
 
+def _isatty(stream: "Any") -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class Status:
+    """A transient line on a terminal's stderr while nothing shows ("waiting… 3 s",
+    "thinking… 12 s"), erased the moment anything is written. A thread ticks it."""
+
+    def __init__(self, err: "Any") -> None:
+        import threading
+        self.err, self.label, self.since = err, "waiting", time.monotonic()
+        self.lock, self.shown, self.active = threading.Lock(), False, True
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+        self.thread.start()
+
+    def show(self, label: str) -> None:
+        with self.lock:
+            if label != self.label or not self.active:
+                self.label, self.since, self.active = label, time.monotonic(), True
+
+    def stop(self) -> None:
+        with self.lock:
+            self.active = False
+            self._erase()
+
+    def _erase(self) -> None:
+        if self.shown:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self.shown = False
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(1.0)
+            with self.lock:
+                if self.active:
+                    self.err.write("\r\x1b[K%s\u2026 %d s" % (self.label,
+                                                            time.monotonic() - self.since))
+                    self.err.flush()
+                    self.shown = True
+
+
 def main(argv: "Optional[List[str]]" = None) -> int:
     """Run the command line; returns the exit code."""
-    out = Output(sys.stdout, sys.stderr)
+    argv = sys.argv[1:] if argv is None else argv
+    raw, args = "--raw" in argv, None
+    out = Output(sys.stdout, sys.stderr, raw)
     try:
-        argv = sys.argv[1:] if argv is None else argv
+        if sys.stdout is None:
+            raise OSError("stdout is closed")
+        argv = [_from_os(a) for a in argv]
         if any(a == "--api-key" or a.startswith("--api-key=") for a in argv):
             raise UsageError("the key is never taken as a flag (it would show in ps): set "
                              "OPENAI_API_KEY or use --api-key-file")
@@ -1306,33 +2552,38 @@ def main(argv: "Optional[List[str]]" = None) -> int:
             args = _parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version
             return exc.code if isinstance(exc.code, int) else EXIT_OK
-        options = _parse_options(args.option)
-        headers = _parse_headers(args.header)
-        if args.timeout <= 0 or args.retries < 0:
-            raise UsageError("--timeout must be > 0 and --retries >= 0")
+        if args.timeout <= 0 or args.retries < 0 or (args.max_time or 1) <= 0:
+            raise UsageError("--timeout and --max-time must be > 0 and --retries >= 0")
         api_key = _key_from_file(args.api_key_file) if args.api_key_file else None
         settings = dict(model=args.model, system=args.system, api=args.api,
-                        base_url=args.base_url, api_key=api_key,
-                        temperature=args.temperature, max_tokens=args.max_tokens,
-                        headers=headers, timeout=args.timeout, retries=args.retries,
-                        usage=args.usage, extra_body=options)
-        stdin_tty = sys.stdin is not None and sys.stdin.isatty()
-        if args.interactive or (not args.prompt and stdin_tty):
-            request, _ = build_request("", **settings)  # validates the settings early
-            out.protect(request)
-            return _chat(args, settings, out)
-        prompt = _read_prompt(args.prompt, stdin_tty)
-        request, adapter = build_request(prompt, **settings)
+                        base_url=args.base_url, api_key=api_key, temperature=args.temperature,
+                        max_tokens=args.max_tokens, headers=_parse_headers(args.header),
+                        timeout=args.timeout, max_time=args.max_time, retries=args.retries,
+                        usage=args.usage, extra_body=_parse_options(args.option),
+                        think_tags=not args.no_think_tags, no_stream=args.no_stream)
+        stdin_tty = _isatty(sys.stdin)
+        if args.models:
+            return _models(args, settings, out)
+        if args.interactive or (not args.prompt and stdin_tty and not args.no_stdin):
+            for flag in ("json", "models", "no_stdin"):
+                if getattr(args, flag):
+                    raise UsageError("--%s does not work in chat mode" % flag.replace("_", "-"))
+            out.protect(build_request("", **settings))  # checks the settings before the chat
+            return _chat(args, settings, out, " ".join(args.prompt))
+        prompt = _read_prompt(args.prompt, not args.no_stdin and (
+            not args.prompt or "-" in args.prompt or not stdin_tty))
+        request = build_request(prompt, **settings)
         out.protect(request)
-        return _run(request, adapter, args, out)
+        _answer(request, args, out)
+        return EXIT_OK
     except UsageError as exc:
         out.note("%s (see --help)" % exc)
         return EXIT_USAGE
     except ConfigError as exc:
-        out.note(str(exc))
+        out.note(_cli_words(str(exc)))
         return EXIT_USAGE
     except OAIStreamError as exc:
-        message = str(exc)
+        message = _cli_words(_explain(exc, getattr(args, "api", "")))
         _quiet(out.finish)  # the text so far stays, ended by a newline
         _quiet(lambda: out.note(message))
         return EXIT_FAILURE
@@ -1344,20 +2595,61 @@ def main(argv: "Optional[List[str]]" = None) -> int:
         # The reader left (| head): end quietly; silence the flush at interpreter exit.
         _quiet(lambda: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()))
         return EXIT_OK
+    except OSError as exc:  # stdout on a full disk, or closed
+        message = "cannot write the answer to stdout: %s" % (exc.strerror or exc)
+        _quiet(lambda: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()))
+        _quiet(lambda: out.note(message))
+        return EXIT_FAILURE
+
+
+def _from_os(arg: str) -> str:
+    """An argument that was not valid UTF-8 arrives with lone surrogates: U+FFFD instead."""
+    try:
+        arg.encode("utf-8")
+        return arg
+    except UnicodeEncodeError:
+        return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _cli_words(message: str) -> str:
+    """The library speaks of parameters; the command line of its flags."""
+    for name, flag in (("(timeout)", "(--timeout)"), ("max_time", "--max-time"),
+                       ("the base URL", "--base-url"), ("base URL", "--base-url"),
+                       ("api=", "--api "), ("OPENAI_API_KEY_FILE)", "OPENAI_API_KEY_FILE or "
+                                                                  "--api-key-file)")):
+        message = message.replace(name, flag)
+    return message
+
+
+def _explain(exc: OAIStreamError, api: str) -> str:
+    """An error with the likely fix, where there is one."""
+    message = str(exc)
+    if isinstance(exc, EmptyAnswer) and exc.looks_like:
+        return "%s; try api=%s" % (message, exc.looks_like)
+    if isinstance(exc, APIError) and exc.status == 404:
+        code = "%s %s" % (exc.code or "", exc.message)
+        if "model" in code.lower():
+            return "%s; list the server's models with --models" % message
+        return ("%s; check the base URL (most servers want it to end in /v1) and that the "
+                "server offers this API (api=%s)" % (message, api or "chat"))
+    if isinstance(exc, APIError) and exc.param == "stream" or (
+            isinstance(exc, APIError) and "stream" in exc.message and exc.status == 400):
+        return "%s; --no-stream asks for the whole answer at once" % message
+    return message
 
 
 def _quiet(action: "Any") -> None:
     try:
         action()
-    except Exception:
+    except Exception:  # already failing: a second failure must not hide the first
         pass
 
 
-def _read_prompt(words: "List[str]", stdin_tty: bool) -> str:
-    """Words joined by spaces; stdin too when it is piped or asked for with '-' (after a
-    blank line when both are given, as in `git diff | oai_stream.py "Review this"`)."""
+def _read_prompt(words: "List[str]", read_stdin: bool) -> str:
+    """Words joined by spaces, then stdin when it is to be read (after a blank line when
+    both are given, as in `git diff | oai_stream.py "Review this"`)."""
     prompt = " ".join(w for w in words if w != "-")
-    if not words or "-" in words or not stdin_tty:
+    if read_stdin:
         data = getattr(sys.stdin, "buffer", sys.stdin).read() if sys.stdin else b""
         if isinstance(data, bytes):
             data = data.decode("utf-8", "replace")
@@ -1369,19 +2661,12 @@ def _read_prompt(words: "List[str]", stdin_tty: bool) -> str:
     return prompt
 
 
-def _notify_retry(verbose: bool, out: Output) -> "Any":
-    def notify(message: str, wait: float) -> None:
-        if verbose or wait > 1.0:
-            out.note(message)
-    return notify
-
-
 def _import_urllib_without_ssl(url: str) -> None:
     """A plain-HTTP run needs no TLS: loading urllib without ssl saves milliseconds and
     about 4 MB of OpenSSL. The CLI makes one request, so this cannot hurt a later one."""
     proxies = [v for k, v in os.environ.items() if k.lower().endswith("_proxy")]
-    if not url.startswith("http:") or any(p.startswith("https:") for p in proxies) or \
-            "urllib.request" in sys.modules or "ssl" in sys.modules:
+    if (not url.startswith("http:") or any(p.startswith("https:") for p in proxies)
+            or "urllib.request" in sys.modules or "ssl" in sys.modules):
         return
     sys.modules["ssl"] = None  # type: ignore  # `import ssl` fails: urllib skips HTTPS
     try:
@@ -1390,11 +2675,28 @@ def _import_urllib_without_ssl(url: str) -> None:
         del sys.modules["ssl"]
 
 
-def _run(request: Request, adapter: Adapter, args: "Any", out: Output) -> int:
+def _answer(request: Request, args: "Any", out: Output,
+            keep: "Optional[List[Stream]]" = None) -> Stream:
+    """Send, print, report: the one path of a single answer and of each chat turn. `keep`
+    receives the Stream as soon as it exists, so that chat keeps an interrupted answer."""
     _import_urllib_without_ssl(request.url)
     if args.verbose:
         _describe(request, out)
-    answer = Stream(request, adapter, _notify_retry(args.verbose, out))
+    if out.err_tty and out.status is None:
+        out.status = Status(out.err)
+    elif out.status is not None:
+        out.status.show("waiting")
+
+    def on_retry(exc: OAIStreamError, wait: float, attempt: int) -> None:
+        if attempt == 0:
+            if args.verbose:
+                out.note("%s; sending again without the field the server rejected" % exc)
+        elif args.verbose or wait > 1.0 or isinstance(exc, IdleTimeout):
+            out.note("%s; retrying in %.1f s (retry %d of %d)" % (
+                _cli_words(str(exc)), wait, attempt, request.retries))
+    answer = Stream(request, on_retry, keep is not None)
+    if keep is not None:
+        keep.append(answer)
     if args.verbose:
         out.note("HTTP %d %s" % (answer.status, answer.content_type or "(no content type)"))
     if args.json:
@@ -1403,66 +2705,65 @@ def _run(request: Request, adapter: Adapter, args: "Any", out: Output) -> int:
         _print_text(answer, args.reasoning, out)
     out.finish()  # after an error, main() ends the text instead
     _report(answer, args.usage, out)
-    return EXIT_OK
+    return answer
 
 
-def _print_text(answer: Stream, show_reasoning: bool, out: Output,
-                keep: "Optional[List[str]]" = None) -> None:
-    """The answer to stdout, one write and one flush per network read; `keep` collects it."""
+def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
+    """The answer to stdout, one write and one flush per network read."""
     for batch in answer.batches():
         text = []  # type: List[str]
         for kind, piece in batch:
             if kind == REASONING:
                 if show_reasoning:
                     out.reasoning(piece, True)
+                elif out.status is not None and not out.last and not text:
+                    out.status.show("thinking")
                 continue
             if out.in_reasoning:
                 out.write("".join(text))
                 text = []
                 out.reasoning("", False)
             text.append(piece)
-        if keep is not None:
-            keep += text
         out.write("".join(text))
 
 
 def _print_json(answer: Stream, out: Output) -> None:
+    """One JSON line per event: {"event": name, "data": parsed JSON or the raw string}.
+    The `[DONE]` sentinel is not an event of the answer: it is left out."""
     for events in answer.raw_events():
         lines = []
         for event in events:
+            data = event.data
+            if data.strip() == "[DONE]" or not data:
+                continue
             try:
-                data = json.loads(event.data)
-            except ValueError:
-                data = event.data
-            lines.append(json.dumps({"event": None if event.event == "json" else event.event,
-                                     "data": data}, ensure_ascii=False) + "\n")
+                data = json.loads(data, parse_constant=_no_constant)
+            except (ValueError, RecursionError, UsageError):
+                pass
+            lines.append(_dumps({"event": None if event.event == "json" else event.event,
+                                 "data": data}) + "\n")
         out.write("".join(lines))
 
 
 def _report(answer: Stream, usage: bool, out: Output) -> None:
-    reason = answer.finish_reason
-    if reason in CUT_REASONS:
-        why = {"length": "the token limit (finish_reason: length)",
-               "max_output_tokens": "the token limit (max_output_tokens)",
-               "content_filter": "the content filter (finish_reason: content_filter)"}
-        out.note("the answer was cut short by %s" % why.get(reason, reason))
-    elif reason in ("tool_calls", "function_call"):
-        out.note("the model asked to call a tool (finish_reason: %s); oai_stream runs no tools"
-                 % reason)
+    for notice in answer.notices():
+        out.note(notice)
+    for i, source in enumerate(answer.citations, 1):
+        out.note("source [%d] %s%s" % (i, source["url"], " (%s)" % source["title"]
+                                       if source["title"] else ""))
+    if answer.empty and not answer.cut and not answer.tools:
+        out.note("the answer is empty (finish_reason: %s)" % answer.finish_reason)
     if usage:
         out.note(_usage_line(answer))
 
 
 def _usage_line(answer: Stream) -> str:
-    u = answer.usage if isinstance(answer.usage, dict) else {}
-    prompt = u.get("prompt_tokens", u.get("input_tokens"))
-    completion = u.get("completion_tokens", u.get("output_tokens"))
-    total = u.get("total_tokens")
+    prompt, completion, total = answer.adapter.usage_counts()
     timing = ""
     if answer.first_token_time is not None:
         timing = "first token %.2f s" % answer.first_token_time
         span = (answer.elapsed or 0) - answer.first_token_time
-        if isinstance(completion, int) and span > 0:
+        if completion is not None and span > 0:
             timing += ", %.1f tokens/s" % (completion / span)
         elif span > 0 and answer.parts_received > 1:
             timing += ", %.1f deltas/s" % ((answer.parts_received - 1) / span)
@@ -1474,75 +2775,117 @@ def _usage_line(answer: Stream) -> str:
 
 
 def _describe(request: Request, out: Output) -> None:
-    out.note("POST %s" % request.url)
-    shown = dict(request.headers)
-    for name in shown:
+    """-v: what is sent, the key redacted and long strings shortened."""
+    import urllib.request
+    out.note("POST %s" % _without_password(request.url))
+    proxy = urllib.request.getproxies().get(_origin(request.url)[0])
+    if proxy and not urllib.request.proxy_bypass(_origin(request.url)[1]):
+        out.note("  via proxy %s" % _without_password(proxy))
+    for name, value in request.send_headers().items():
+        shown = value
         if name.lower() in SECRET_HEADERS:
-            shown[name] = _redact_key(shown[name])
-    if request.api_key:
-        shown["Authorization"] = "Bearer " + _redact_key(request.api_key)
-    for name, value in shown.items():
-        out.note("  %s: %s" % (name, value))
-    body = dict(request.body)
-    for key in ("messages", "prompt", "input", "instructions"):
-        if key in body:
-            body[key] = "<%d chars>" % len(json.dumps(body[key]))
-    out.note("  body: %s" % json.dumps(body, ensure_ascii=False))
+            scheme, _, secret = value.rpartition(" ")
+            shown = (scheme + " " if scheme else "") + _redact_key(secret)
+        out.note("  %s: %s" % (name, shown))
+    out.note("  body: %s" % _dumps(_shorten(request.body)))
 
 
-def _chat(args: "Any", settings: "Dict[str, Any]", out: Output) -> int:
+def _shorten(obj: "Any", limit: int = 60) -> "Any":
+    """Long strings as their start, their end and their length."""
+    if isinstance(obj, str) and len(obj) > limit:
+        return "%s…%s (%d chars)" % (obj[:limit // 2], obj[-limit // 4:], len(obj))
+    if isinstance(obj, dict):
+        return {k: _shorten(v, limit) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_shorten(v, limit) for v in obj]
+    return obj
+
+
+def _models(args: "Any", settings: "Dict[str, Any]", out: Output) -> int:
+    ids = list_models(base_url=settings["base_url"], api_key=settings["api_key"],
+                      headers=settings["headers"], timeout=settings["timeout"])
+    out.write("".join(i + "\n" for i in ids))
+    if not ids:
+        out.note("the server lists no models")
+    return EXIT_OK
+
+
+def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str) -> int:
     """A conversation: history kept, Ctrl-C stops the answer, /exit or Ctrl-D leaves."""
-    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    tty = _isatty(sys.stdin) and _isatty(sys.stdout)
     if tty:
         try:
             import readline  # noqa: F401  line editing and history where the platform has it
         except ImportError:
             pass
-    history = []  # type: List[Dict[str, str]]
-    out.note("chat with %s; /exit or Ctrl-D to leave, Ctrl-C stops an answer"
+    history = []  # type: List[Dict[str, Any]]
+    out.note("chat with %s; /exit or Ctrl-D to leave, Ctrl-C stops an answer; paste several "
+             "lines, or put \"\"\" before and after them, for one message"
              % (settings["model"] or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL))
     while True:
         try:
-            if tty:
-                line = input(">>> ")
-            else:  # one turn per line, UTF-8 whatever the locale
-                out.note(">>> ", raw=True)
-                raw = sys.stdin.buffer.readline()
-                if not raw:
-                    raise EOFError
-                line = raw.decode("utf-8", "replace")
+            line = first or _chat_input(tty, out)
+            first = ""
         except EOFError:
-            out.note("\n", raw=True)
+            out._err("\n")
             return EXIT_OK
         except KeyboardInterrupt:
-            out.note("\n", raw=True)
+            out._err("\n")
             continue
-        line = line.strip()
-        if not line:
+        if not line.strip():
             continue
-        if line in ("/exit", "/quit"):
+        if line.strip() in ("/exit", "/quit"):
             return EXIT_OK
-        history.append({"role": "user", "content": line})
-        request, adapter = build_request(messages=list(history), **settings)
-        text = []  # type: List[str]
-        answer = None
+        history.append({"role": "user", "content": line.strip("\n")})
+        request = build_request(messages=list(history), **settings)
+        answers = []  # type: List[Stream]
         try:
-            answer = Stream(request, adapter, _notify_retry(args.verbose, out))
-            _print_text(answer, args.reasoning, out, keep=text)
-            out.finish()
-            _report(answer, args.usage, out)
+            _answer(request, args, out, answers)
         except KeyboardInterrupt:
-            if answer is not None:
-                _quiet(answer.close)
+            if answers:
+                _quiet(answers[0].close)
             out.finish()
             out.note("answer stopped")
         except OAIStreamError as exc:
             out.finish()
-            out.note(str(exc))
+            out.note(_cli_words(_explain(exc, args.api)))
+        text = answers[0].text if answers else ""
         if text:
-            history.append({"role": "assistant", "content": "".join(text)})
+            history.append({"role": "assistant", "content": text})
         else:
             history.pop()
+
+
+def _chat_input(tty: bool, out: Output) -> str:
+    """One message: a line, the lines of a paste, or the lines between two \"\"\" lines."""
+    def read() -> str:
+        if tty:
+            return input(">>> " if not lines else "... ")
+        out._err(">>> " if not lines else "... ")
+        raw = sys.stdin.buffer.readline()
+        if not raw:
+            raise EOFError
+        return raw.decode("utf-8", "replace").rstrip("\r\n")
+    lines = []  # type: List[str]
+    line = read()
+    if line.strip() == '"""':
+        while True:
+            line = read()
+            if line.strip() == '"""':
+                return "\n".join(lines)
+            lines.append(line)
+    lines.append(line)
+    while tty and _pending(sys.stdin):  # the rest of a paste is already waiting
+        lines.append(read())
+    return "\n".join(lines)
+
+
+def _pending(stdin: "Any") -> bool:
+    import select
+    try:
+        return bool(select.select([stdin], [], [], 0.05)[0])
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

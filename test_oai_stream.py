@@ -287,6 +287,10 @@ def demo(argv):
                                                        "total_tokens": 64}):
             steps += [event, 0.04]
         return sse_reply(*steps)
+    if argv[:1] not in (["demo"], ["serve"]) or argv[1:2] in (["-h"], ["--help"]):
+        print(demo.__doc__.replace("`", ""))
+        print("The tests: make test (or python -m pytest test_oai_stream.py).")
+        return 0 if argv[-1:] in (["-h"], ["--help"]) else 2
     if argv[:1] == ["serve"]:
         server = FakeServer(default=paced, port=int(argv[1]) if len(argv) > 1 else 0)
         print("serving on %s (Ctrl-C to stop)" % server.url, flush=True)
@@ -501,13 +505,12 @@ def test_decoder_is_reusable_for_long_streams_without_growth():
     for _ in range(200):
         events = decoder.feed(block[:37]) + decoder.feed(block[37:])
         assert len(events) == 100 and events[-1].data == '{"choices":[{"delta":{"content":"tok"}}]}'
-        assert decoder._tail_len == 0 and decoder._tail == [] and decoder._data == []
 
 
 def test_fuzz_decoder_random_and_mutated_streams():
     """Random and mutated streams, fixed seeds, bounded time: only Events or EventTooLarge,
     buffers never beyond the limit, and the result never depends on the chunking."""
-    seeds = list(range(40))
+    seeds = list(range(60))
     base = b"".join(chat_events(["Hel", "lo", " w\u00f6rld".encode().decode()]))
     alphabet = b"data:event:id:retry: \r\n\xef\xbb\xbf\xff\x00abc{}\""
     deadline = time.monotonic() + 4.0
@@ -531,7 +534,6 @@ def test_fuzz_decoder_random_and_mutated_streams():
                 events = []
                 for p in pieces:
                     events += decoder.feed(p)
-                    assert decoder._tail_len <= 64 and decoder._data_len <= 64 + 1
                 events += decoder.close()
                 outcomes.append(events)
                 assert all(isinstance(e, Event) and isinstance(e.data, str) for e in events)
@@ -754,9 +756,8 @@ def test_odd_shapes_are_tolerated():
 # ---------------------------------------------------------------------------
 
 def build(prompt="hi", env=None, **kw):
-    request, _ = oai_stream.build_request(prompt, env=env if env is not None else
-                                          {"OPENAI_API_KEY": KEY}, **kw)
-    return request
+    return oai_stream.build_request(prompt, env=env if env is not None else
+                                    {"OPENAI_API_KEY": KEY}, **kw)
 
 
 def test_chat_body_and_headers():
@@ -852,7 +853,7 @@ def test_no_key_for_openai_fails_but_local_servers_need_none():
 def test_bad_base_url_and_api():
     with pytest.raises(oai_stream.ConfigError, match="must be http"):
         build(base_url="ftp://x")
-    with pytest.raises(oai_stream.ConfigError, match="unknown API"):
+    with pytest.raises(oai_stream.ConfigError, match="unknown api"):
         build(api="nope")
 
 
@@ -986,13 +987,13 @@ def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["-o", "novalue", "q"], "-o expects KEY=VALUE, got 'novalue'"),
-    (["-H", "bad header", "q"], "-H expects 'Name: value', got 'bad'..."),
-    (["-H", "Authorization Bearer " + KEY, "q"], "-H expects 'Name: value', got 'Authorization'..."),
-    (["-H", "X-A: 1\r\nX-B: 2", "q"], "-H expects 'Name: value', got 'X-A:'..."),
-    (["--timeout", "0", "q"], "--timeout must be > 0"),
+    (["-H", "bad header", "q"], "-H expects 'Name: value' (see --help)"),
+    (["-H", "Authorization Bearer " + KEY, "q"], "-H expects 'Name: value' (see --help)"),
+    (["-H", "X-A: 1\r\nX-B: 2", "q"], "the value of header X-A contains a control character"),
+    (["--timeout", "0", "q"], "--timeout and --max-time must be > 0"),
     (["--api", "nope", "q"], "invalid choice: 'nope'"),
-    (["--temperature", "hot", "q"], "invalid float value: 'hot'"),
-    (["--base-url", "ftp://x", "q"], "base URL must be http:// or https://"),
+    (["--temperature", "hot", "q"], "invalid number value: 'hot'"),
+    (["--base-url", "ftp://x", "q"], "--base-url must be http:// or https://"),
 ])
 def test_usage_errors_exit_2(args, message):
     r = run(args)
@@ -1076,6 +1077,236 @@ def test_library_raw_events_and_context_manager(server):
         for text in oai_stream.stream("hi", base_url=server.url):
             got.append(text)
     assert got == ["x"]
+
+
+# ---------------------------------------------------------------------------
+# The library through both transports: urllib (stream) and asyncio (astream), same behaviour
+# ---------------------------------------------------------------------------
+
+ASYNC = sys.version_info >= (3, 7)  # astream() needs asyncio's start_tls
+TRANSPORTS = ["sync", "async"] if ASYNC else ["sync"]
+
+
+def consume(transport, got=None, **kw):
+    """One answer through a transport: (texts, stream). `got` collects the texts as they
+    arrive, so that a test can check what came before an error."""
+    got = [] if got is None else got
+    kw.setdefault("api_key", KEY)
+    kw.setdefault("timeout", 5)
+    if transport == "sync":
+        s = oai_stream.stream(**kw)
+        for text in s:
+            got.append(text)
+        return got, s
+
+    async def run():
+        s = oai_stream.astream(**kw)
+        async for text in s:
+            got.append(text)
+        return got, s
+    import asyncio
+    return asyncio.run(run())
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request):
+    return request.param
+
+
+def test_both_transports_stream_text_and_send_the_same_request(server, transport):
+    server.push(chat_reply(["Hel", "lo"], usage={"prompt_tokens": 2, "completion_tokens": 2,
+                                                 "total_tokens": 4}))
+    texts, s = consume(transport, prompt="hi", base_url=server.url, model="m", usage=True,
+                       headers={"X-A": "1"}, extra_body={"seed": 1})
+    assert texts == ["Hel", "lo"] and s.text == "Hello"
+    assert (s.finish_reason, s.usage["total_tokens"], s.status) == ("stop", 4, 200)
+    req = server.last
+    assert req["method"] == "POST" and req["path"] == "/v1/chat/completions"
+    assert req["json"] == {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                           "stream": True, "stream_options": {"include_usage": True}, "seed": 1}
+    assert req["headers"]["authorization"] == "Bearer " + KEY and req["headers"]["x-a"] == "1"
+    assert KEY not in repr(s)
+
+
+def test_both_transports_raise_the_same_errors(server, transport):
+    server.push(error_reply(404, "The model `nope` does not exist", code="model_not_found"))
+    with pytest.raises(oai_stream.APIError) as info:
+        consume(transport, prompt="hi", base_url=server.url)
+    assert (info.value.status, info.value.code, info.value.message) == (
+        404, "model_not_found", "The model `nope` does not exist")
+    server.push([head(), chunk(chat_chunk("kept")) + b"zz\r\n"])  # a bad chunk size
+    got = []
+    with pytest.raises(oai_stream.ProtocolError, match="broken HTTP transfer"):
+        consume(transport, got, prompt="hi", base_url=server.url)
+    assert got == ["kept"]
+
+
+def test_both_transports_retry_then_succeed(server, transport):
+    server.push(error_reply(503, "busy", headers=[("retry-after-ms", "10")]), chat_reply(["ok"]))
+    retried = []
+    texts, _ = consume(transport, prompt="hi", base_url=server.url, retries=1,
+                       on_retry=lambda exc, wait, attempt: retried.append((exc.status, attempt)))
+    assert texts == ["ok"] and retried == [(503, 1)] and len(server.requests) == 2
+
+
+def test_both_transports_follow_the_redirect_policy(server, transport):
+    server.push(redirect(307, "/v2/chat/completions"), chat_reply(["moved"]))
+    assert consume(transport, prompt="hi", base_url=server.url)[0] == ["moved"]
+    assert server.last["path"] == "/v2/chat/completions"
+    assert server.last["headers"]["authorization"] == "Bearer " + KEY
+    server.push(redirect(307, "http://127.0.0.2:%d/v1/chat/completions" % server.port))
+    with pytest.raises(oai_stream.RedirectError, match="another origin"):
+        consume(transport, prompt="hi", base_url=server.url)
+
+
+def test_both_transports_skip_1xx_and_end_an_empty_body_at_once(server, transport):
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
+    server.push([b"HTTP/1.1 100 Continue\r\n\r\n" + early] + chat_reply(["after hints"]))
+    assert consume(transport, prompt="hi", base_url=server.url)[0] == ["after hints"]
+    kept_alive = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  b"Content-Length: 0\r\n\r\n")
+    for reply in (kept_alive, b"HTTP/1.1 204 No Content\r\n\r\n"):
+        server.push([reply, HOLD])
+        start = time.monotonic()
+        with pytest.raises(oai_stream.ProtocolError, match="sent an empty body"):
+            consume(transport, prompt="hi", base_url=server.url, timeout=5)
+        assert time.monotonic() - start < 2  # not the 5 s timeout
+
+
+def test_both_transports_decode_gzip_and_mislabelled_streams(server, transport):
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = b"".join(chat_events(["zipped"]))
+    gz = packer.compress(body) + packer.flush()
+    server.push(sse_reply(gz[:9], gz[9:], headers=[("Content-Encoding", "gzip")]))
+    assert consume(transport, prompt="hi", base_url=server.url)[0] == ["zipped"]
+    # A stream sent as text/plain whose first reads are blank lines and half a field name.
+    body = b"".join(chat_events(["plain"]))
+    server.push(sse_reply(b"\n\n", body[:2], body[2:], ctype="text/plain"))
+    assert consume(transport, prompt="hi", base_url=server.url)[0] == ["plain"]
+
+
+def test_both_transports_time_out_on_a_stall_and_keep_the_text(server, transport):
+    server.push([head(), chunk(chat_chunk("so far")), HOLD])
+    got = []
+    with pytest.raises(oai_stream.IdleTimeout, match="no progress from the server for 0.3 s"):
+        consume(transport, got, prompt="hi", base_url=server.url, timeout=0.3)
+    assert got == ["so far"]
+
+
+def test_both_transports_refuse_an_untrusted_certificate(certs, transport, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", os.path.join(certs, "ca.pem"))
+    server = tls_server(certs)
+    try:
+        assert consume(transport, prompt="hi", base_url=server.url)[0] == ["secure"]
+        monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
+        monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent")
+        with pytest.raises(oai_stream.NetworkError, match="certificate verification failed"):
+            consume(transport, prompt="hi", base_url=server.url)
+        assert server.connections == 2  # a certificate is not retried
+    finally:
+        server.close()
+
+
+def test_both_transports_iterate_once_and_check_their_parameters(server, transport):
+    server.push(chat_reply(["once"]))
+    _, s = consume(transport, prompt="hi", base_url=server.url)
+    with pytest.raises(RuntimeError, match="only once; its text is in .text"):
+        consume_again(transport, s)
+    assert s.text == "once"
+    for bad, message in (({"prompt": "a", "messages": []}, "prompt or messages, not both"),
+                         ({"timeout": float("nan")}, "timeout must be a finite number"),
+                         ({"base_url": "http://h:99999/v1"}, "bad host or port"),
+                         ({"extra_body": {"x": float("inf")}}, "cannot be sent as JSON")):
+        with pytest.raises(oai_stream.ConfigError, match=message):
+            consume(transport, **dict({"prompt": "hi", "base_url": server.url}, **bad))
+    assert len(server.requests) == 1  # a caller's mistake never reaches the network
+
+
+def consume_again(transport, s):
+    if transport == "sync":
+        return list(s)
+
+    async def again():
+        return [t async for t in s]
+    import asyncio
+    return asyncio.run(again())
+
+
+# ---------------------------------------------------------------------------
+# asyncio only: the async shapes, cancellation, no warnings, no leaked descriptors
+# ---------------------------------------------------------------------------
+
+ASYNC_CHECK = r"""
+import asyncio, gc, os, sys, warnings
+sys.path.insert(0, %(here)r)
+import oai_stream
+URL = sys.argv[1]
+
+def fds():
+    return len(os.listdir("/proc/self/fd"))
+
+async def main():
+    before = fds()
+    # await, async with, batches(), raw_events(), aclose()
+    s = await oai_stream.astream("hi", base_url=URL, api_key="k")
+    assert [p.text for batch in [b async for b in s.batches()] for p in batch] == ["a", "b"]
+    async with oai_stream.astream("hi", base_url=URL, api_key="k") as s:
+        events = [e async for batch in s.raw_events() for e in batch]
+    assert events[-1].data == "[DONE]", events
+    # break out of the loop: the connection closes at once
+    async for text in oai_stream.astream("hi", base_url=URL, api_key="k"):
+        break
+    # an exception in the consumer
+    try:
+        async for text in oai_stream.astream("hi", base_url=URL, api_key="k"):
+            raise KeyError("consumer bug")
+    except KeyError:
+        pass
+    # cancelling the consuming task while it waits for bytes
+    async def consume():
+        async for text in oai_stream.astream("hi", base_url=URL, api_key="k"):
+            pass
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    gc.collect()
+    await asyncio.sleep(0.05)
+    assert fds() == before, (before, fds())
+    print("ok")
+
+asyncio.run(main(), debug=True)
+"""
+
+
+def test_async_shapes_and_safe_cancellation_without_warnings(server, tmp_path):
+    if not ASYNC:  # CPython 3.6: the next test checks the message instead
+        return
+    closed = [Seen() for _ in range(3)]
+    server.push(chat_reply(["a", "b"]), chat_reply(["a", "b"]),
+                [head(), chunk(chat_chunk("x")), HOLD, closed[0]],
+                [head(), chunk(chat_chunk("y")), HOLD, closed[1]],
+                [head(), HOLD, closed[2]])
+    script = tmp_path / "check.py"
+    script.write_text(ASYNC_CHECK % {"here": HERE})
+    r = subprocess.run([PY, "-X", "dev", "-W", "error", str(script), server.url],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"ok\n", b"")
+    # each early exit closed its connection at once, long before the server's 10 s hold
+    assert all(c.event.wait(5) for c in closed)
+
+
+def test_astream_sends_nothing_until_used_and_says_when_python_is_too_old():
+    if ASYNC:
+        s = oai_stream.astream("hi", base_url="http://127.0.0.1:1/v1")  # nothing listens there
+        assert isinstance(s, oai_stream.AsyncStream) and s.status is None
+    else:
+        with pytest.raises(oai_stream.ConfigError, match="needs Python 3.7 or newer"):
+            oai_stream.astream("hi", base_url="http://127.0.0.1:1/v1")
 
 
 # ---------------------------------------------------------------------------
@@ -1306,7 +1537,7 @@ def test_idle_timeout_mid_stream_keeps_the_text(server):
     server.push([head(), chunk(chat_chunk("started")), HOLD])
     r = cli(server, "--timeout", "0.3", "q")
     assert (r.rc, r.text) == (1, "started\n")
-    assert one_line(r.err) == "oai_stream: no data from the server for 0.3 s (--timeout); the stream stalled"
+    assert one_line(r.err) == "oai_stream: no progress from the server for 0.3 s (--timeout); the stream stalled"
 
 
 def test_slow_but_steady_stream_never_times_out(server):
@@ -1339,7 +1570,7 @@ def test_line_without_end_is_bounded(server):
     block = b"x" * 65536
     server.push(sse_reply(b"data: " + block, *([block] * 400)))  # 26 MB, one line
     rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
-    assert rc == 1 and one_line(err) == "oai_stream: event stream line exceeds the 16777216-byte limit"
+    assert rc == 1 and one_line(err) == "oai_stream: event stream line exceeds the 4194304-byte limit"
     assert rss < 120 * 1024, "peak RSS %d KiB" % rss
 
 
@@ -1798,7 +2029,7 @@ def test_responses_failed_and_error_events(server):
     assert (r.rc, r.text) == (1, "so far\n")
     assert one_line(r.err) == "oai_stream: error in stream (server_error): model crashed"
     server.push(sse_reply(responses_event("error", code="rate_limit_exceeded", message="slow", param=None)))
-    r = cli(server, "--api", "responses", "Hi")
+    r = cli(server, "--api", "responses", "--retries", "0", "Hi")
     assert r.rc == 1 and one_line(r.err) == "oai_stream: error in stream (rate_limit_exceeded): slow"
 
 
@@ -1824,7 +2055,7 @@ def test_tool_call_answer_says_so(server):
         chat_chunk(finish="tool_calls"), b"data: [DONE]\n\n"))
     r = cli(server, "q")
     assert (r.rc, r.out) == (0, b"")
-    assert one_line(r.err) == ("oai_stream: the model asked to call a tool (finish_reason: tool_calls);"
+    assert one_line(r.err) == ("oai_stream: the model asked to call a tool (get_weather);"
                                " oai_stream runs no tools")
 
 
@@ -1875,8 +2106,8 @@ def test_json_lines(server):
     r = cli(server, "--json", "q")
     assert r.rc == 0
     lines = [json.loads(line) for line in r.text.splitlines()]
-    assert [l["event"] for l in lines] == ["message", "message"]
-    assert lines[0]["data"]["choices"][0]["delta"]["content"] == "Hi" and lines[1]["data"] == "[DONE]"
+    assert [l["event"] for l in lines] == ["message"]  # the [DONE] sentinel is left out
+    assert lines[0]["data"]["choices"][0]["delta"]["content"] == "Hi"
     server.push(sse_reply(*responses_events(["x"])))
     r = cli(server, "--json", "--api", "responses", "q")
     events = [json.loads(line)["event"] for line in r.text.splitlines()]
@@ -1959,6 +2190,245 @@ def test_chat_mode_in_a_real_terminal(server):
         proc.kill()
         os.close(master)
     assert server.last["json"]["messages"] == [{"role": "user", "content": "hello"}]
+
+
+# ---------------------------------------------------------------------------
+# What real providers and relays do (issue: think tags, citations, rejected fields, errors
+# inside a 200, keep-alive stalls). Each shape names where it comes from.
+# ---------------------------------------------------------------------------
+
+def test_leading_think_block_is_reasoning_however_split(server):
+    """llama.cpp glues the tag to the first word (ggml-org/llama.cpp#13867); vLLM and
+    lmdeploy send "<think>" and "\n" as deltas of their own (InternLM/lmdeploy#3664);
+    Ollama's deepseek-r1 sends "<think>\n\n</think>\n\n" (ollama/ollama#8837)."""
+    for tokens in (["<think>Okay, so", " the user", "</think>", "\n\nHello", "!"],
+                   ["<th", "ink>\nOkay, so the user</th", "ink>\n\nHello!"],
+                   ["  <think>", "\n", "Okay, so the user", "</think>\n\nHello!"]):
+        server.push(chat_reply(tokens))
+        r = cli(server, "--reasoning", "q")
+        assert (r.rc, r.text) == (0, "Hello!\n"), tokens
+        assert "Okay, so the user" in r.err and "[reasoning]" in r.err
+    server.push(chat_reply(["<think>", "hidden", "</think>", "shown"]))
+    assert cli(server, "q").text == "shown\n"
+    server.push(chat_reply(["<think>", "kept", "</think>", "as is"]))
+    assert cli(server, "--no-think-tags", "q").text == "<think>kept</think>as is\n"
+    server.push(chat_reply(["<b>bold</b>", " text"]))  # cannot start a think block: at once
+    texts, s = consume("sync", prompt="q", base_url=server.url)
+    assert texts == ["<b>bold</b>", " text"]
+
+
+def test_citations_are_shown_on_stderr_and_kept_in_the_library(server):
+    """Perplexity: top-level `citations` on every chunk (perplexityai/api-discussion#193);
+    OpenRouter and OpenAI search models: `delta.annotations` of type url_citation
+    (openrouter.ai/docs/features/web-search; openai/openai-java#297)."""
+    pplx = json.dumps({"id": "1", "model": "sonar", "citations": ["https://a.example/1"],
+                       "choices": [{"index": 0, "delta": {"content": "Fact."}, "finish_reason": None}]})
+    ann = chat_chunk(annotations=[{"type": "url_citation", "url_citation": {
+        "url": "https://b.example/2", "title": "B \x1b[2J", "start_index": 0, "end_index": 5}}])
+    server.push(sse_reply(("data: %s\n\n" % pplx).encode(), ("data: %s\n\n" % pplx).encode(), ann,
+                          chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "Fact.Fact.\n")
+    assert r.err.splitlines() == ["oai_stream: source [1] https://a.example/1",
+                                  "oai_stream: source [2] https://b.example/2 (B [2J)"]
+    server.push(sse_reply(*responses_events(["x"])[:-1] + [responses_event(
+        "response.output_text.annotation.added", annotation_index=0, annotation={
+            "type": "url_citation", "url": "https://c.example", "title": "C"}),
+        responses_events(["x"])[-1]]))
+    _, s = consume("sync", prompt="q", base_url=server.url, api="responses")
+    assert s.citations == [{"url": "https://c.example", "title": "C"}]
+
+
+def test_a_tool_call_ended_with_stop_still_says_so(server):
+    """Gemini's OpenAI-compatible API and older Ollama end a streamed tool call with
+    finish_reason "stop" (googleapis/python-genai#2868, ollama/ollama#7963)."""
+    server.push(sse_reply(chat_chunk(tool_calls=[{"index": 0, "id": "c1", "type": "function",
+                                                  "function": {"name": "weather", "arguments": "{}"}}]),
+                          chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert r.rc == 0 and one_line(r.err) == (
+        "oai_stream: the model asked to call a tool (weather); oai_stream runs no tools")
+
+
+@pytest.mark.parametrize("field,error,after", [
+    ("stream_options", {"message": "Unknown parameter: 'stream_options'.", "param": "stream_options",
+                        "code": "unknown_parameter"}, None),  # QuantumNous/new-api#418
+    ("stream_options", {"message": "Unrecognized request argument supplied: stream_options",
+                        "param": None, "code": None}, None),  # openai/openai-python#1469 (Azure)
+])
+def test_a_field_oai_stream_added_is_dropped_when_rejected(server, field, error, after):
+    server.push(json_reply(400, {"error": dict(error, type="invalid_request_error")}),
+                chat_reply(["fine"]))
+    r = cli(server, "--usage", "-v", "q")
+    assert (r.rc, r.text) == (0, "fine\n")
+    assert field in server.requests[0]["json"] and field not in server.last["json"]
+    assert "sending again without the field the server rejected" in r.err
+
+
+def test_max_tokens_is_renamed_when_the_model_wants_the_other_name(server):
+    """o-series and gpt-5: "Unsupported parameter: 'max_tokens' ... Use
+    'max_completion_tokens' instead." (lobehub/lobehub#5909)."""
+    server.push(error_reply(400, "Unsupported parameter: 'max_tokens' is not supported with this "
+                            "model. Use 'max_completion_tokens' instead.", code="unsupported_parameter"),
+                chat_reply(["ok"]))
+    r = cli(server, "--max-tokens", "5", "q")
+    assert (r.rc, r.text) == (0, "ok\n") and server.last["json"]["max_completion_tokens"] == 5
+    assert "max_tokens" not in server.last["json"]
+    server.push(error_reply(400, "Unknown parameter: 'max_tokens'."))  # set with -o: never dropped
+    r = cli(server, "-o", "max_tokens=5", "q")
+    assert r.rc == 1 and len(server.requests) == 3
+
+
+def test_no_stream_asks_for_one_json_answer_and_streaming_errors_suggest_it(server):
+    """OpenAI: "Your organization must be verified to stream this model" with param
+    "stream" (BeehiveInnovations/pal-mcp-server#134)."""
+    server.push(json_reply(200, {"choices": [{"index": 0, "message": {"role": "assistant",
+                                 "content": "whole"}, "finish_reason": "stop"}]}))
+    r = cli(server, "--no-stream", "--usage", "q")
+    assert (r.rc, r.text) == (0, "whole\n") and server.last["json"]["stream"] is False
+    assert "stream_options" not in server.last["json"]
+    assert server.last["headers"]["accept"] == "application/json"
+    server.push(json_reply(400, {"error": {"message": "Your organization must be verified to stream "
+                                           "this model.", "type": "invalid_request_error",
+                                           "param": "stream", "code": "unsupported_value"}}))
+    r = cli(server, "q")
+    assert r.rc == 1 and r.err.rstrip().endswith("--no-stream asks for the whole answer at once")
+
+
+@pytest.mark.parametrize("event", [
+    # OpenRouter's documented mid-stream error chunk (openrouter.ai/docs ... errors-and-debugging)
+    b'data: {"id":"cmpl-abc123","object":"chat.completion.chunk","provider":"openai","error":'
+    b'{"code":"server_error","message":"Provider disconnected"},"choices":[{"index":0,"delta":'
+    b'{"content":""},"finish_reason":"error"}]}\n\n',
+    # Anthropic-style overload (docs.anthropic.com/en/api/messages-streaming)
+    b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n',
+    # OpenRouter with an HTTP-like code
+    b'data: {"error":{"code":429,"message":"Provider returned error"}}\n\n',
+])
+def test_an_error_inside_a_200_before_any_text_is_retried(server, event):
+    server.push(sse_reply(chat_chunk(role="assistant"), event), chat_reply(["second try"]))
+    r = cli(server, "-v", "q")
+    assert (r.rc, r.text) == (0, "second try\n") and len(server.requests) == 2
+    assert "retrying in" in r.err
+    server.push(sse_reply(chat_chunk("text first"), event))  # after text: reported, not retried
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (1, "text first\n") and len(server.requests) == 3
+
+
+def test_keep_alives_alone_are_no_progress_and_max_time_bounds_the_answer(server):
+    """OpenRouter's ": OPENROUTER PROCESSING" comments and empty `data:` frames of relays
+    (omnigent-ai/omnigent#1474) must not keep a client waiting forever."""
+    keepalive = [b": OPENROUTER PROCESSING\n\n", 0.1, b"data:\n\n", 0.1] * 30
+    server.push(sse_reply(chat_chunk("a"), *keepalive))
+    start = time.monotonic()
+    r = cli(server, "--timeout", "0.5", "q")
+    assert (r.rc, r.text) == (1, "a\n") and time.monotonic() - start < 4
+    assert "no progress from the server for 0.5 s" in r.err
+    server.push(sse_reply(*[x for t in range(100) for x in (chat_chunk("t"), 0.05)]))
+    start = time.monotonic()
+    r = cli(server, "--max-time", "0.6", "q")
+    assert r.rc == 1 and "the answer took longer than --max-time (0.6 s)" in r.err
+    assert 0 < len(r.text) < 100 and time.monotonic() - start < 4
+
+
+# ---------------------------------------------------------------------------
+# The first hour of a new user: empty answers, hints, chat, models, -v, shell loops
+# ---------------------------------------------------------------------------
+
+def test_no_text_and_no_reason_is_not_an_answer(server):
+    """llama-cpp-python after an interrupted request: role chunk, then [DONE]."""
+    server.push(sse_reply(chat_chunk(role="assistant"), b"data: [DONE]\n\n"))
+    r = cli(server, "q")
+    assert (r.rc, r.out) == (1, b"") and "ended without any text and without a finish reason" in r.err
+    server.push(chat_reply(["chat text"]))
+    r = cli(server, "--api", "completions", "q")
+    assert r.rc == 1 and r.err.rstrip().endswith("look like --api 'chat' chunks; try --api chat")
+    server.push(chat_reply([]))  # the server ended it on purpose: a notice, exit 0
+    r = cli(server, "q")
+    assert r.rc == 0 and one_line(r.err) == "oai_stream: the answer is empty (finish_reason: stop)"
+    server.push(sse_reply(chat_chunk(role="assistant"), b"data: [DONE]\n\n"))
+    with pytest.raises(oai_stream.EmptyAnswer):
+        consume("sync", prompt="q", base_url=server.url)
+
+
+def test_a_404_names_the_url_and_the_likely_fix(server):
+    server.push(json_reply(404, {"detail": "Not Found"}))
+    r = cli(server, "q")
+    assert r.rc == 1 and "check --base-url (most servers want it to end in /v1)" in r.err
+    server.push(error_reply(404, "The model `x` does not exist", code="model_not_found"))
+    r = cli(server, "q")
+    assert r.err.rstrip().endswith("list the server's models with --models")
+
+
+def test_models_lists_one_id_per_line(server):
+    server.push(json_reply(200, {"object": "list", "data": [
+        {"id": "llama3.2:latest", "object": "model", "owned_by": "library"},
+        {"id": "qwen3:8b", "object": "model"}]}))
+    r = cli(server, "--models")
+    assert (r.rc, r.text) == (0, "llama3.2:latest\nqwen3:8b\n")
+    assert (server.last["method"], server.last["path"]) == ("GET", "/v1/models")
+
+
+def test_verbose_shows_the_body_with_long_strings_shortened(server):
+    server.push(chat_reply(["ok"]))
+    r = cli(server, "-v", "q", stdin=("piped " * 50).encode())
+    body = [l for l in r.err.splitlines() if l.startswith("oai_stream: body: ")][0]
+    assert '"content": "q\\n\\npiped piped' in body and "(303 chars)" in body
+    assert "Authorization: Bearer ...WXYZ" in r.err and "POST " + server.url in r.err
+
+
+def test_no_stdin_leaves_the_rest_of_a_shell_loop_alone(server, tmp_path):
+    server.default = lambda req: chat_reply([req["json"]["messages"][-1]["content"].upper()])
+    (tmp_path / "q.txt").write_text("one\ntwo\nthree\n")
+    script = 'while read -r q; do "$PY" "$MODULE" --base-url "$URL" -n "$q"; done < q.txt'
+    out = subprocess.run(["sh", "-c", script], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                         env=clean_env(PY=PY, MODULE=MODULE, URL=server.url), timeout=30).stdout
+    assert out == b"ONE\nTWO\nTHREE\n"
+
+
+def test_chat_takes_the_prompt_as_first_turn_multiline_blocks_and_refuses_json(server):
+    server.default = echo_history
+    r = cli(server, "-i", "-v", "Hi", stdin=b'"""\nline one\nline two\n"""\n/exit\n')
+    assert r.rc == 0 and r.text == "reply 1\nreply 3\n"
+    assert [m["content"] for m in server.last["json"]["messages"]] == [
+        "Hi", "reply 1", "line one\nline two"]
+    assert r.err.count("oai_stream: POST ") == 2  # -v works in chat
+    r = cli(server, "-i", "--json")
+    assert r.rc == 2 and "--json does not work in chat mode" in r.err
+
+
+def test_terminal_output_is_neutralised_pipes_stay_byte_exact(server):
+    evil = "A\x1b]52;c;SGVsbG8=\x07\x1b[2J\x1b]8;;http://evil\x07link\x1b]8;;\x07\x9b31m\x7fB\rC\r\nD"
+    server.default = lambda req: chat_reply([evil[:5], evil[5:]])
+    assert cli(server, "q").text == evil + "\n"  # a pipe gets exactly what was sent
+    out = pty_run(["--base-url", server.url, "q"])
+    assert "\x1b" not in out and "\x9b" not in out and "\x07" not in out
+    assert "A\\x1b]52;c;SGVsbG8=\\x07\\x1b[2J" in out and "\\x9b31m\\x7fB\\x0dC" in out
+    raw = pty_run(["--base-url", server.url, "--raw", "q"])
+    assert "\x1b]52;c;SGVsbG8=\x07" in raw
+
+
+def pty_run(args, timeout=15):
+    """The CLI with a pseudo-terminal as stdout and stderr: what a terminal would get."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PY, MODULE] + args, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave, env=clean_env())
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    proc.wait(timeout)
+    os.close(master)
+    assert KEY.encode() not in out and b"Traceback" not in out
+    return out.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 # ---------------------------------------------------------------------------
