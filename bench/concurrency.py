@@ -167,7 +167,7 @@ def report(runs: dict, rounds: int, tokens: int, quick: bool, elapsed: float) ->
         "each stream %d tokens %d ms apart (%.2f s). Median over rounds (min–max); ratio = "
         "oai_stream astream() ÷ client, median of same-round ratios (< 1: astream is better). "
         "CPU = user+sys of the client process while streaming (imports excluded); peak RSS = "
-        "the client's VmHWM; per stream = (peak − RSS before the streams) ÷ N; first token = "
+        "the client's VmHWM; per stream = (peak − RSS before the streams) ÷ N (at N = 1 that is mostly first-use setup, so not shown); first token = "
         "from each stream's request start to its first text. Peers: %s." % (
             time.strftime("%Y-%m-%d"), cpu_model(), os.cpu_count(), platform.release(), py, rounds,
             "s" if rounds > 1 else "", " (--quick)" if quick else "", tokens, PACE_MS, ideal,
@@ -183,7 +183,7 @@ def report(runs: dict, rounds: int, tokens: int, quick: bool, elapsed: float) ->
             lines.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 n, cell(name), "%d/%d" % (min(r["exact"] for r in rs), n),
                 spread(figures(rs, "cpu_per_1k"), "%.3f"), spread(figures(rs, "rss_mb"), "%.1f"),
-                spread(figures(rs, "kb_per_stream"), "%.0f"), spread(figures(rs, "ttft_p50_ms"), "%.1f"),
+                spread(figures(rs, "kb_per_stream"), "%.0f") if n > 1 else "—", spread(figures(rs, "ttft_p50_ms"), "%.1f"),
                 spread(figures(rs, "ttft_p99_ms"), "%.1f"), spread(figures(rs, "wall_s"), "%.2f"),
                 fmt_ratio(ratio(ours, rs, "cpu_per_1k")), fmt_ratio(ratio(ours, rs, "rss_mb")),
                 fmt_ratio(ratio(ours, rs, "ttft_p99_ms"))))
