@@ -54,9 +54,15 @@ test-real: .venv/bin/pytest .venv-real/.ready  ## against a real llama.cpp serve
 
 bench:  ## oai_stream against the peers (creates bench/.venv); see bench/README
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/concurrency.py
 
 bench-quick:
 	$(PYTHON) bench/run.py --quick
+	$(PYTHON) bench/concurrency.py --quick
+
+.PHONY: bench-concurrency
+bench-concurrency:  ## 1, 100 and 1,000 concurrent paced streams: astream() against the async peers
+	$(PYTHON) bench/concurrency.py
 
 version:
 	@echo $(VERSION)
