@@ -1264,6 +1264,11 @@ def network_error(reason: "Any", url: str) -> NetworkError:
                            "CA, set SSL_CERT_FILE to its PEM file" % (host, detail))
     elif isinstance(reason, ssl.SSLError):
         exc = NetworkError("TLS error with %s: %s" % (host, text))
+    elif text.startswith("Tunnel connection failed"):  # http.client gives it no type of its own
+        exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
+                           "user:password)" % (host, text.split(": ", 1)[-1]))
+        exc.retryable = False
+        return exc
     elif isinstance(reason, socket.timeout):
         exc = IdleTimeout("timed out connecting to %s or waiting for its answer (timeout)"
                           % host)
@@ -1746,12 +1751,10 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
     """A connection to the origin, or through the proxy the environment names (CONNECT and
     start_tls for HTTPS), with TLS verified as the urllib transport does."""
     import asyncio
-    import urllib.request
     loop = asyncio.get_running_loop()
     scheme, host, port = _origin(url)
     ctx = _tls_context() if scheme == "https" else None
-    proxy = None if urllib.request.proxy_bypass(host) else (
-        urllib.request.getproxies().get(scheme))
+    proxy = _proxy_for(url)
     target = _origin(proxy) if proxy else (scheme, host, port)
     conn = _Connection(loop)
     try:
@@ -1783,6 +1786,15 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
         conn.close()
         raise
     return conn
+
+
+def _proxy_for(url: str) -> "Optional[str]":
+    """The proxy the environment names for `url`, as urllib reads it (NO_PROXY too)."""
+    if not any(k.lower().endswith("_proxy") for k in os.environ):
+        return None  # the usual case, without loading urllib.request on the event loop
+    import urllib.request
+    scheme, host, _ = _origin(url)
+    return None if urllib.request.proxy_bypass(host) else urllib.request.getproxies().get(scheme)
 
 
 def _proxy_auth(proxy: str) -> str:
@@ -2795,10 +2807,9 @@ def _usage_line(answer: Stream) -> str:
 
 def _describe(request: Request, out: Output) -> None:
     """-v: what is sent, the key redacted and long strings shortened."""
-    import urllib.request
     out.note("POST %s" % _without_password(request.url))
-    proxy = urllib.request.getproxies().get(_origin(request.url)[0])
-    if proxy and not urllib.request.proxy_bypass(_origin(request.url)[1]):
+    proxy = _proxy_for(request.url)
+    if proxy:
         out.note("  via proxy %s" % _without_password(proxy))
     for name, value in request.send_headers().items():
         shown = value

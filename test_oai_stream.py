@@ -1256,6 +1256,9 @@ def fds():
     return len(os.listdir("/proc/self/fd"))
 
 async def main():
+    # Debug mode reports any step that blocks the loop; on a loaded test machine a first
+    # import can take 100 ms, so only a real block (a second) counts here.
+    asyncio.get_running_loop().slow_callback_duration = 1.0
     before = fds()
     # await, async with, batches(), raw_events(), aclose()
     s = await oai_stream.astream("hi", base_url=URL, api_key="k")
@@ -1988,6 +1991,36 @@ def test_peer_tinyproxy_no_proxy_bypasses(certs, tinyproxy):
         assert ":%d" % server.port not in tinyproxy["log"].read_text()  # went direct
     finally:
         server.close()
+
+
+def test_peer_tinyproxy_with_astream(certs, tinyproxy, monkeypatch):
+    """astream() through a real proxy: CONNECT and start_tls for HTTPS, the absolute form
+    for HTTP, credentials from the proxy URL, NO_PROXY, and a refusal as one clean error."""
+    if not ASYNC:
+        return
+    proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
+    monkeypatch.setenv("SSL_CERT_FILE", os.path.join(certs, "ca.pem"))
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    server, plain = tls_server(certs), FakeServer(default=chat_reply(["plain"]))
+    try:
+        assert consume("async", prompt="q", base_url=server.url)[0] == ["secure"]
+        assert "CONNECT 127.0.0.1:%d" % server.port in tinyproxy["log"].read_text()
+        assert consume("async", prompt="q", base_url=plain.url)[0] == ["plain"]
+        assert "POST %s/chat/completions" % plain.url in tinyproxy["log"].read_text()
+        monkeypatch.setenv("HTTPS_PROXY", proxy.replace("pr0xy-pw", "wrong-pw"))
+        with pytest.raises(oai_stream.NetworkError) as info:
+            consume("async", prompt="q", base_url=server.url, retries=2)
+        assert str(info.value) == ("the proxy refused the tunnel to https://127.0.0.1:%d: 401 "
+                                   "Unauthorized (check HTTPS_PROXY and its user:password)"
+                                   % server.port)  # not retried: one connection
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        n = len(server.requests)
+        assert consume("async", prompt="q", base_url=server.url)[0] == ["secure"]
+        assert len(server.requests) == n + 1
+    finally:
+        server.close()
+        plain.close()
 
 
 def test_no_proxy_bypasses_the_proxy(server):
@@ -2778,7 +2811,8 @@ def test_the_readme_asyncio_relay_example_runs(server, tmp_path):
                     break
                 answer += data
         assert answer.decode() == "".join(demo_tokens())
-        assert server.last["json"]["messages"] == [{"role": "user", "content": "What is Python?"}]
+        assert [{"role": "user", "content": "What is Python?"}] in [
+            req["json"]["messages"] for req in server.requests]  # (the port probe asks too)
     finally:
         proc.kill()
         proc.communicate()
