@@ -167,6 +167,8 @@ def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]"
     """The first final response head in `buf`: (status, reason, headers, rest of buf), or
     None while incomplete; ValueError when it is not HTTP. 1xx heads (100 Continue, 103 Early Hints) are skipped; header
     names are lower-cased, repeated headers joined with ", "."""
+    if len(buf) > MAX_HEAD_SIZE * 4:  # 1xx heads included: a server may not stall us with them
+        raise ValueError("response heads over %d bytes" % (MAX_HEAD_SIZE * 4))
     while True:
         end = buf.find(b"\n\r\n")
         lf = buf.find(b"\n\n")
@@ -187,13 +189,17 @@ def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]"
         status = int(code)
         if 100 <= status < 200 and status != 101:
             continue
-        headers = {}  # type: Dict[str, str]
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if colon:
-                name, value = name.strip().lower(), value.strip()
-                headers[name] = headers[name] + ", " + value if name in headers else value
-        return status, reason.strip(), headers, buf
+        fields = (line.partition(":") for line in lines[1:])
+        return status, reason.strip(), _header_dict((n, v) for n, c, v in fields if c), buf
+
+
+def _header_dict(items: "Iterable[Tuple[str, str]]") -> "Dict[str, str]":
+    """Headers by lower-case name, repeated ones joined with ", ", for both transports."""
+    headers = {}  # type: Dict[str, str]
+    for name, value in items:
+        name, value = name.strip().lower(), value.strip()
+        headers[name] = headers[name] + ", " + value if name in headers else value
+    return headers
 
 
 def body_framing(status: int, headers: "Dict[str, str]") -> "Tuple[bool, Optional[int]]":
@@ -1083,10 +1089,12 @@ class AnswerDecoder:
             parts[:] = self.think.feed(parts)
             if self.think.state == "text" and not self.think.held:
                 self.think = None  # past the think block: no more work per delta
+        if self.adapter.done:  # nothing is to come after the terminal event: don't wait for a close
+            self.done = True
+            if self.think is not None:
+                parts += self.think.end()
         if not self.answered and any(p.kind != REASONING for p in parts):
             self.answered = True
-        if self.adapter.done:
-            self.done = True  # nothing is to come after the terminal event: don't wait for a close
 
     def _end(self, events: "List[Event]", parts: "List[Part]") -> None:
         self.done = True
@@ -1118,10 +1126,9 @@ class AnswerDecoder:
     def _is_json(self, start: bytes) -> bool:
         """Decide by the first bytes, then the Content-Type: servers mislabel both ways. An
         HTML page or other body, as a captive portal or a gateway sends, is refused."""
-        head = start[:6]
-        if head[:5] in (b"data:", b"event", b"id:", b"retry") or head[:1] == b":":
+        if start.startswith(_FIELDS + (b":",)):
             return False
-        if "json" in self.content_type or head[:1] == b"{":
+        if "json" in self.content_type or start[:1] == b"{":
             return True
         if "event-stream" in self.content_type:
             return False
@@ -1291,9 +1298,13 @@ def network_error(reason: "Any", url: str) -> NetworkError:
 
 
 def _origin(url: str) -> "Tuple[str, str, int]":
+    """(scheme, host, port); a URL with a bad port or host gets port -1, an origin of its own."""
     from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "", url, -1
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
@@ -1515,7 +1526,7 @@ def _key_from_file(path: "Optional[str]") -> "Optional[str]":
 # ---------------------------------------------------------------------------
 
 
-def _urlopen(request: Request) -> "Any":
+def _urlopen(request: Request, timeout: float) -> "Any":
     """POST once, following redirects the policy allows; the http.client response."""
     import http.client
     import urllib.error
@@ -1531,9 +1542,9 @@ def _urlopen(request: Request) -> "Any":
             else:
                 req.add_header(name, value)
         try:
-            return opener.open(req, timeout=request.timeout)
+            return opener.open(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
-            headers = {k.lower(): v for k, v in exc.headers.items()}
+            headers = _header_dict(exc.headers.items())
             try:
                 if exc.code in (301, 302, 303, 307, 308):
                     url = redirect_target(url, exc.code, headers.get("location", ""))
@@ -1701,24 +1712,25 @@ def _expire(waiter: "Any") -> None:
         waiter.set_result(False)
 
 
-async def _aopen(request: Request) -> "Tuple[_Connection, int, Dict[str, str], bytes]":
+async def _aopen(request: Request, timeout: float
+                 ) -> "Tuple[_Connection, int, Dict[str, str], bytes]":
     """POST once over asyncio, following redirects the policy allows: the connection, the
     status, the headers and what already arrived of the body."""
     url = request.url
     data = _dumps_strict(request.body)
     for _ in range(MAX_REDIRECTS + 1):
-        conn = await _aconnect(url, request.timeout)
+        conn = await _aconnect(url, timeout)
         try:
             conn.transport.write(_request_head(url, request.send_headers(), len(data),
                                                conn.proxy_auth) + data)
-            status, reason, headers, rest = await _aread_head(conn, url, request.timeout)
+            status, reason, headers, rest = await _aread_head(conn, url, timeout)
             if status in (301, 302, 303, 307, 308):
                 url = redirect_target(url, status, headers.get("location", ""))
                 conn.close()
                 continue
             if status >= 300:
                 raise api_error(status, reason, headers,
-                                await _aread_body(conn, status, headers, rest, request.timeout))
+                                await _aread_body(conn, status, headers, rest, timeout))
             return conn, status, headers, rest
         except OSError as exc:
             conn.close()
@@ -1828,14 +1840,16 @@ async def _aread_body(conn: _Connection, status: int, headers: "Dict[str, str]",
     framer, out = BodyFramer(*body_framing(status, headers)), []
     data, size = rest, 0
     try:
-        while not framer.done and size < MAX_ERROR_BODY:
+        while True:
             if data:
                 out.append(framer.feed(data))
                 size += len(out[-1])
+            if framer.done or size >= MAX_ERROR_BODY:
+                break
             data = await conn.read(timeout)
             if not data:
                 break
-    except OAIStreamError:
+    except (OAIStreamError, OSError):  # the status says what matters; the body is a bonus
         pass
     return b"".join(out)[:MAX_ERROR_BODY]
 
@@ -1901,8 +1915,12 @@ class _Answer:
         self.status, self.content_type = status, headers.get("content-type", "")
         self._progress = time.monotonic()
 
-    def _take(self, raw: bytes) -> "Optional[Tuple[List[Event], List[Part]]]":
+    def _take(self, raw: bytes, events_count: bool
+              ) -> "Optional[Tuple[List[Event], List[Part]]]":
+        """One read through the decoder; `events_count`: events are output (raw_events)."""
         events, parts = self._decoder.feed(raw) if raw else self._decoder.end()  # type: ignore
+        if parts or events_count and events:
+            self._delivered = True
         if parts:
             now = self._progress = time.monotonic()
             self.parts_received += len(parts)
@@ -1929,6 +1947,15 @@ class _Answer:
             raise IdleTimeout("no progress from the server for %g s (timeout); the stream "
                               "stalled" % request.timeout)
         return left
+
+    def _recover(self, exc: OAIStreamError) -> float:
+        """After a failure: the connection dropped and the seconds to wait before sending
+        again, or the failure raised again when it stands."""
+        wait = self._retry_in(exc)
+        if wait is None or self._state == "ended":
+            raise exc
+        self._close()
+        return wait
 
     def _retry_in(self, exc: OAIStreamError) -> "Optional[float]":
         """Seconds to wait before sending again, or None: the error stands."""
@@ -2022,39 +2049,35 @@ class Stream(_Answer):
             yield events
 
     def _connect(self) -> None:
+        import http.client
+        import socket
         while True:
+            self._progress = time.monotonic()  # the timeout counts from each attempt
             try:
-                response = _urlopen(self.request)
+                response = _urlopen(self.request, self._wait())
                 break
             except OAIStreamError as exc:
-                wait = self._retry_in(exc)
-                if wait is None:
-                    raise
-                time.sleep(wait)
-        self._response, self._sock_timeout = response, self.request.timeout
-        self._start(response.status, {k.lower(): v for k, v in response.headers.items()})
+                time.sleep(self._recover(exc))
+        self._response, self._sock_timeout = response, self._wait()
+        self._read_errors = (OSError, http.client.HTTPException, ValueError)  # ValueError: closed
+        self._timeout_error = socket.timeout
+        self._start(response.status, _header_dict(response.headers.items()))
 
     def _parsed(self, raw: bool) -> "Iterator[Tuple[List[Event], List[Part]]]":
         self._iterate()
         try:
-            while True:
+            while self._state != "ended":  # close() in the loop body ends it quietly
                 try:
-                    decoder = self._decoder
-                    while not decoder.done:  # type: ignore
-                        batch = self._take(self._read())
-                        if batch is not None:
-                            if batch[1] or raw:
-                                self._delivered = True
-                            yield batch
-                    decoder.finish()  # type: ignore
-                    return
+                    if self._decoder.done:  # type: ignore
+                        self._decoder.finish()  # type: ignore
+                        return
+                    batch = self._take(self._read(), raw)
                 except OAIStreamError as exc:
-                    wait = self._retry_in(exc)
-                    if wait is None:
-                        raise
-                    self._close()
-                    time.sleep(wait)
+                    time.sleep(self._recover(exc))
                     self._connect()
+                    continue
+                if batch is not None:
+                    yield batch
         finally:
             self._ended()
 
@@ -2062,18 +2085,16 @@ class Stream(_Answer):
         # One socket read at a time: fp.read1() returns what is buffered or what one recv()
         # delivers, so every event in it is handed on at once, and no read waits for more.
         # (HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.)
-        import http.client
-        import socket
         wait = self._wait()
         if abs(wait - self._sock_timeout) > 1.0:  # no system call per read when streaming
             self._response.sock.settimeout(wait)
             self._sock_timeout = wait
         try:
             return self._response.fp.read1(READ_SIZE)
-        except socket.timeout:
-            self._wait()  # says which limit ran out
-            raise IdleTimeout("no data from the server for %g s (timeout)" % wait)
-        except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: closed
+        except self._read_errors as exc:
+            if isinstance(exc, self._timeout_error):
+                self._wait()  # says which limit ran out
+                raise IdleTimeout("no data from the server for %g s (timeout)" % wait)
             raise _read_error(exc)
 
     def _close(self) -> None:
@@ -2133,46 +2154,38 @@ class AsyncStream(_Answer):
     async def _connect(self) -> None:
         import asyncio
         while True:
+            self._progress = time.monotonic()  # the timeout counts from each attempt
             try:
-                self._conn, status, headers, self._rest = await _aopen(self.request)
+                self._conn, status, headers, self._rest = await _aopen(self.request,
+                                                                       self._wait())
                 break
             except OAIStreamError as exc:
-                wait = self._retry_in(exc)
-                if wait is None:
-                    raise
-                await asyncio.sleep(wait)
+                await asyncio.sleep(self._recover(exc))
         self._start(status, headers)
 
     async def _next(self, raw: bool) -> "Optional[Tuple[List[Event], List[Part]]]":
         """The next read's events and parts; None at the end."""
         import asyncio
-        if self._state == "ended":
-            return None
         await self._open()
         try:
-            while True:
+            while self._state != "ended":  # aclose() in the loop body ends it quietly
                 try:
-                    decoder = self._decoder
-                    while not decoder.done:  # type: ignore
-                        data, self._rest = self._rest or await self._read(), b""
-                        batch = self._take(data)
-                        if batch is not None:
-                            if batch[1] or raw:
-                                self._delivered = True
-                            return batch
-                    decoder.finish()  # type: ignore
-                    self._ended()
-                    return None
+                    if self._decoder.done:  # type: ignore
+                        self._decoder.finish()  # type: ignore
+                        break
+                    data, self._rest = self._rest or await self._read(), b""
+                    batch = self._take(data, raw)
                 except OAIStreamError as exc:
-                    wait = self._retry_in(exc)
-                    if wait is None:
-                        raise
-                    self._close()
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(self._recover(exc))
                     await self._connect()
+                    continue
+                if batch is not None:
+                    return batch
         except BaseException:  # our errors, cancellation, a consumer's exception
             self._ended()
             raise
+        self._ended()
+        return None
 
     async def _read(self) -> bytes:
         wait = self._wait()
@@ -2275,10 +2288,12 @@ def list_models(*, base_url: "Optional[str]" = None, api_key: "Optional[str]" = 
     from urllib.parse import urlsplit, urlunsplit
     parts = urlsplit(request.url)
     path = parts.path[:-len(ChatAdapter.path)] + "/models"
-    response = _urlopen(request._replace(url=urlunsplit(parts._replace(path=path)), body=None))
+    response = _urlopen(request._replace(url=urlunsplit(parts._replace(path=path)), body=None),
+                        timeout)
+    import http.client
     try:
         body = response.read(MAX_BODY_SIZE + 1)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise _read_error(exc)
     finally:
         response.close()
