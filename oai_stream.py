@@ -163,10 +163,19 @@ class APIError(OAIStreamError):
 # ---------------------------------------------------------------------------
 
 
+def _header_dict(items: "Iterable[Tuple[str, str]]") -> "Dict[str, str]":
+    """Headers by lower-case name, repeated ones joined with ", ", for both transports."""
+    headers = {}  # type: Dict[str, str]
+    for name, value in items:
+        name, value = name.strip().lower(), value.strip()
+        headers[name] = headers[name] + ", " + value if name in headers else value
+    return headers
+
+
 def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]":
     """The first final response head in `buf`: (status, reason, headers, rest of buf), or
-    None while incomplete; ValueError when it is not HTTP. 1xx heads (100 Continue, 103 Early Hints) are skipped; header
-    names are lower-cased, repeated headers joined with ", "."""
+    None while incomplete; ValueError when it is not HTTP. 1xx heads (100 Continue, 103
+    Early Hints) are skipped; header names are lower-cased."""
     if len(buf) > MAX_HEAD_SIZE * 4:  # 1xx heads included: a server may not stall us with them
         raise ValueError("response heads over %d bytes" % (MAX_HEAD_SIZE * 4))
     while True:
@@ -191,15 +200,6 @@ def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]"
             continue
         fields = (line.partition(":") for line in lines[1:])
         return status, reason.strip(), _header_dict((n, v) for n, c, v in fields if c), buf
-
-
-def _header_dict(items: "Iterable[Tuple[str, str]]") -> "Dict[str, str]":
-    """Headers by lower-case name, repeated ones joined with ", ", for both transports."""
-    headers = {}  # type: Dict[str, str]
-    for name, value in items:
-        name, value = name.strip().lower(), value.strip()
-        headers[name] = headers[name] + ", " + value if name in headers else value
-    return headers
 
 
 def body_framing(status: int, headers: "Dict[str, str]") -> "Tuple[bool, Optional[int]]":
@@ -965,23 +965,12 @@ def _error_from(obj: "Any", status: "Optional[int]" = None) -> APIError:
 
 
 def _dumps(obj: "Any") -> str:
-    """JSON for messages and --json output: strict (NaN as null), never an exception."""
+    """Strict JSON for messages, -v and --json (whose data is parsed without NaN), or a
+    repr excerpt: never an exception."""
     try:
         return json.dumps(obj, ensure_ascii=False, allow_nan=False)
     except (ValueError, TypeError, RecursionError):
-        return json.dumps(_strict(obj), ensure_ascii=False)
-
-
-def _strict(obj: "Any", depth: int = 0) -> "Any":
-    if isinstance(obj, float) and obj != obj or obj in (float("inf"), float("-inf")):
-        return None
-    if depth > 200:
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _strict(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_strict(v, depth + 1) for v in obj]
-    return obj
+        return _excerpt(obj, 1000)
 
 
 def _excerpt(text: "Any", limit: int = 200) -> str:
@@ -1013,6 +1002,7 @@ class AnswerDecoder:
         self.inflater = content_decoder(headers)
         self.sse = None  # type: Optional[SSEDecoder]  # once the body is known to be a stream
         self.json = None  # type: Optional[List[bytes]]  # once it is known to be one JSON answer
+        self.json_size = 0
         self.head = b""  # leading blank bytes, held until the first real byte decides
         self.think = ThinkSplitter() if think_tags else None
         self.answered = False  # answer or refusal text arrived
@@ -1120,7 +1110,8 @@ class AnswerDecoder:
 
     def _add_json(self, data: bytes) -> None:
         self.json.append(data)  # type: ignore
-        if sum(map(len, self.json)) > MAX_BODY_SIZE:  # type: ignore
+        self.json_size += len(data)
+        if self.json_size > MAX_BODY_SIZE:
             raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
 
     def _is_json(self, start: bytes) -> bool:
@@ -1172,8 +1163,8 @@ def retry_after(headers: "Dict[str, str]") -> "Optional[float]":
     if ms is not None:
         return min(ms / 1000.0, MAX_RETRY_WAIT)
     value = headers.get("retry-after")
-    if not value or _seconds(value) is not None:
-        seconds = _seconds(value)
+    seconds = _seconds(value)
+    if not value or seconds is not None:
         return None if seconds is None else min(seconds, MAX_RETRY_WAIT)
     from email.utils import parsedate_tz
     parsed = parsedate_tz(value)
@@ -1224,9 +1215,10 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
     if not isinstance(exc, APIError) or exc.status not in (400, 422):
         return None
     fields = ADAPTERS[request.api].optional_fields
-    said = "%s %s" % (exc.param or "", exc.message)
+    rejected = _REJECTED.search(exc.message)  # not "max_tokens is too large": that is no rejection
     for name, other in fields.items():
-        if name in request.body and name not in request.fixed and name in said and not (
+        named = exc.param == name or rejected and name in exc.message
+        if name in request.body and name not in request.fixed and named and not (
                 other and other in request.body):
             body = dict(request.body)
             value = body.pop(name)
@@ -1236,10 +1228,17 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
     return None
 
 
+_REJECTED = re.compile("(?i)unsupported|unrecognized|unknown|not (?:permitted|allowed|supported)"
+                       "|extra (?:inputs|fields)|invalid (?:field|param)")
+
+
 def redirect_target(url: str, status: int, location: str) -> str:
     """Where a redirect may take the request: 307/308 within the same origin only."""
     from urllib.parse import urljoin
-    target = urljoin(url, location)
+    try:
+        target = urljoin(url, location)
+    except ValueError:  # a broken IPv6 bracket
+        target = location
     shown = _one_line(_without_password(target), 300)  # server text on the user's terminal
     if not location:
         raise RedirectError("HTTP %d redirect without a Location" % status, "")
@@ -1373,10 +1372,9 @@ def build_request(prompt: "Optional[str]" = None, *,
                                   or low is not None and value <= low):
             raise ConfigError("%s must be a finite number%s, got %r"
                               % (name, " > 0" if low is not None else "", value))
-    for name, value in (("retries", retries), ("max_tokens", max_tokens)):
-        if value is not None and (type(value) is not int or value < (0 if name == "retries" else 1)):
-            raise ConfigError("%s must be an integer >= %d, got %r"
-                              % (name, 0 if name == "retries" else 1, value))
+    for name, value, low in (("retries", retries, 0), ("max_tokens", max_tokens, 1)):
+        if value is not None and (type(value) is not int or value < low):
+            raise ConfigError("%s must be an integer >= %d, got %r" % (name, low, value))
     adapter = ADAPTERS[api]
     model = model or env.get("OPENAI_MODEL") or DEFAULT_MODEL
     headers = dict(headers or {})
@@ -1497,14 +1495,16 @@ def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional
     if not full:  # a full endpoint URL is accepted as it is
         base_path += path
     query = "&".join(q for q in (parts.query, query) if q)
-    netloc, basic = parts.netloc, None
-    if parts.username is not None:
-        import base64
-        from urllib.parse import unquote
-        pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
-        basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
-        netloc = netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, base_path, query, "")), basic
+    basic = _basic(parts) if parts.username is not None else None
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path, query, "")), basic
+
+
+def _basic(parts: "Any") -> str:
+    """Basic credentials from the user:password@ of a split URL."""
+    import base64
+    from urllib.parse import unquote
+    pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
 
 def _key_from_file(path: "Optional[str]") -> "Optional[str]":
@@ -1601,8 +1601,6 @@ def _handlers(url: str) -> "List[Any]":
 
     handlers = [NoRedirect(), HTTPHandler()]  # type: List[Any]
     if url.startswith("https:"):
-        import ssl
-
         class HTTPS(http.client.HTTPSConnection):
             response_class = Response
 
@@ -1642,15 +1640,17 @@ def _read_error(exc: BaseException) -> OAIStreamError:
 
 class _Connection:
     """An asyncio protocol (duck-typed, so that `import oai_stream` loads no asyncio) that
-    buffers what arrives and wakes one reader. Reading pauses past READ_SIZE * 4 buffered."""
+    buffers what arrives and wakes one reader. Reading pauses past READ_SIZE * 4 buffered.
+    One timer per connection, moved only when it must fire sooner: not one per read."""
 
     def __init__(self, loop: "Any") -> None:
         self.loop, self.transport = loop, None  # type: Any, Any
         self.buffer = []  # type: List[bytes]
         self.size = 0
-        self.closed = False
+        self.closed = self.paused = False
         self.error = None  # type: Optional[BaseException]
-        self.waiter = None  # type: Any
+        self.waiter = self.timer = None  # type: Any
+        self.deadline = 0.0
         self.proxy_auth = None  # type: Optional[str]  # set when a plain-HTTP proxy relays
 
     def connection_made(self, transport: "Any") -> None:
@@ -1659,17 +1659,18 @@ class _Connection:
     def data_received(self, data: bytes) -> None:
         self.buffer.append(data)
         self.size += len(data)
-        if self.size > READ_SIZE * 4:
+        if self.size > READ_SIZE * 4 and not self.paused:
+            self.paused = True
             self.transport.pause_reading()
-        self._wake()
+        self._wake(True)
 
     def eof_received(self) -> None:
         self.closed = True
-        self._wake()
+        self._wake(True)
 
     def connection_lost(self, exc: "Optional[BaseException]") -> None:
         self.closed, self.error = True, exc
-        self._wake()
+        self._wake(True)
 
     def pause_writing(self) -> None:
         pass
@@ -1677,25 +1678,36 @@ class _Connection:
     def resume_writing(self) -> None:
         pass
 
-    def _wake(self) -> None:
+    def _wake(self, arrived: bool) -> None:
         if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(True)
+            self.waiter.set_result(arrived)
+
+    def _expire(self) -> None:
+        if self.loop.time() < self.deadline:  # the deadline moved on since: wait for it
+            self.timer = self.loop.call_at(self.deadline, self._expire)
+        else:
+            self.timer = None
+            self._wake(False)
 
     async def read(self, timeout: float) -> bytes:
         """What has arrived, waiting up to `timeout` s for something; b"" at the end."""
         if not self.buffer and not self.closed:
+            self.deadline = self.loop.time() + timeout
+            if self.timer is None or self.timer.when() > self.deadline:
+                if self.timer is not None:
+                    self.timer.cancel()
+                self.timer = self.loop.call_at(self.deadline, self._expire)
             waiter = self.waiter = self.loop.create_future()
-            timer = self.loop.call_later(timeout, _expire, waiter)
             try:
                 if not await waiter:
                     raise IdleTimeout("no data from the server for %g s" % timeout)
             finally:
-                timer.cancel()
                 self.waiter = None
         if self.buffer:
             data = self.buffer[0] if len(self.buffer) == 1 else b"".join(self.buffer)
             self.buffer, self.size = [], 0
-            if not self.closed:
+            if self.paused and not self.closed:
+                self.paused = False
                 self.transport.resume_reading()
             return data
         if self.error is not None:
@@ -1703,13 +1715,11 @@ class _Connection:
         return b""
 
     def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.transport is not None:
             self.transport.abort()  # at once: no lingering TLS close_notify exchange
-
-
-def _expire(waiter: "Any") -> None:
-    if not waiter.done():
-        waiter.set_result(False)
 
 
 async def _aopen(request: Request, timeout: float
@@ -1776,8 +1786,9 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
         if proxy and scheme == "http":
             conn.proxy_auth = _proxy_auth(proxy)  # absolute-form request through the proxy
         elif proxy:
+            auth = _proxy_auth(proxy)
             conn.transport.write(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
-                host, port, host, port, _proxy_auth(proxy) and _proxy_auth(proxy) + "\r\n")).encode("latin-1"))
+                host, port, host, port, auth + "\r\n" if auth else "")).encode("latin-1"))
             status, reason, _, _ = await _aread_head(conn, proxy, timeout)
             if status != 200:
                 exc = NetworkError("the proxy refused the tunnel to %s://%s:%d: %d %s (check "
@@ -1811,13 +1822,9 @@ def _proxy_for(url: str) -> "Optional[str]":
 
 def _proxy_auth(proxy: str) -> str:
     """A Proxy-Authorization header line for user:password@ in the proxy URL, or ""."""
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import urlsplit
     parts = urlsplit(proxy)
-    if parts.username is None:
-        return ""
-    import base64
-    pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
-    return "Proxy-Authorization: Basic %s" % base64.b64encode(pair.encode()).decode()
+    return "" if parts.username is None else "Proxy-Authorization: " + _basic(parts)
 
 
 def _request_head(url: str, headers: "Dict[str, str]", length: int,
@@ -2458,9 +2465,11 @@ class Output:
         if not text:
             return
         if self.high or "\ud800" <= text[-1] <= "\udbff":  # rare: a split surrogate pair
-            text, self.high = _mend(self.high + text), ""
-            if "\ud800" <= text[-1] <= "\udbff":
+            text, self.high = self.high + text, ""
+            if "\ud800" <= text[-1] <= "\udbff":  # its other half comes with the next write
                 text, self.high = text[:-1], text[-1]
+            if not text:
+                return
         if self.out_tty:
             text = _neutralise(text)
         if self.status is not None:
@@ -2481,11 +2490,11 @@ class Output:
         if start != self.in_reasoning:
             self.in_reasoning = start
             if start:
-                self._err("\x1b[2m[reasoning]\n" if self.color else "[reasoning]\n")
+                self.stderr("\x1b[2m[reasoning]\n" if self.color else "[reasoning]\n")
             else:
-                self._err("\n[/reasoning]\x1b[0m\n" if self.color else "\n[/reasoning]\n")
+                self.stderr("\n[/reasoning]\x1b[0m\n" if self.color else "\n[/reasoning]\n")
         if text:  # model text: no escapes on stderr either, terminal or not (--raw: as sent)
-            self._err(text if self.raw else _neutralise(text))
+            self.stderr(text if self.raw else _neutralise(text))
 
     def protect(self, request: "Request") -> None:
         """Every secret of the request is scrubbed from every message (defence in depth)."""
@@ -2502,9 +2511,9 @@ class Output:
         message = "oai_stream: %s\n" % _one_line(message, 4000)
         if self.last and self.last != "\n" and self.err_is_out():
             message = "\n" + message
-        self._err(message)
+        self.stderr(message)
 
-    def _err(self, text: str) -> None:
+    def stderr(self, text: str) -> None:
         if self.status is not None:
             self.status.stop()
         if self.err is None:
@@ -2550,8 +2559,12 @@ class Status:
         import threading
         self.err, self.label, self.since = err, "waiting", time.monotonic()
         self.lock, self.shown, self.active = threading.Lock(), False, True
-        self.thread = threading.Thread(target=self._tick, daemon=True)
-        self.thread.start()
+        self.closed = threading.Event()
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop()
+        self.closed.set()
 
     def show(self, label: str) -> None:
         with self.lock:
@@ -2574,11 +2587,11 @@ class Status:
         out.flush()
 
     def _tick(self) -> None:
-        while True:
-            time.sleep(1.0)
+        while not self.closed.wait(1.0):
             with self.lock:
                 if self.active:
-                    self._write("\r\x1b[K%s\u2026 %d s" % (self.label, time.monotonic() - self.since))
+                    elapsed = time.monotonic() - self.since
+                    self._write("\r\x1b[K%s\u2026 %d s" % (self.label, elapsed))
                     self.shown = True
 
 
@@ -2598,8 +2611,6 @@ def main(argv: "Optional[List[str]]" = None) -> int:
             args = _parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version
             return exc.code if isinstance(exc.code, int) else EXIT_OK
-        if args.timeout <= 0 or args.retries < 0 or (args.max_time or 1) <= 0:
-            raise UsageError("--timeout and --max-time must be > 0 and --retries >= 0")
         api_key = _key_from_file(args.api_key_file) if args.api_key_file else None
         settings = dict(model=args.model, system=args.system, api=args.api,
                         base_url=args.base_url, api_key=api_key, temperature=args.temperature,
@@ -2608,14 +2619,16 @@ def main(argv: "Optional[List[str]]" = None) -> int:
                         usage=args.usage, extra_body=_parse_options(args.option),
                         think_tags=not args.no_think_tags, no_stream=args.no_stream)
         stdin_tty = _isatty(sys.stdin)
-        if args.models:
-            return _models(args, settings, out)
-        if args.interactive or (not args.prompt and stdin_tty and not args.no_stdin):
+        if args.interactive:
             for flag in ("json", "models", "no_stdin"):
                 if getattr(args, flag):
                     raise UsageError("--%s does not work in chat mode" % flag.replace("_", "-"))
-            out.protect(build_request("", **settings))  # checks the settings before the chat
-            return _chat(args, settings, out, " ".join(args.prompt))
+        if args.models:
+            return _models(settings, out)
+        if args.interactive or (not args.prompt and stdin_tty and not args.no_stdin):
+            request = build_request("", **settings)  # checks the settings before the chat
+            out.protect(request)
+            return _chat(args, settings, out, " ".join(args.prompt), request.body.get("model"))
         prompt = _read_prompt(args.prompt, not args.no_stdin and (
             not args.prompt or "-" in args.prompt or not stdin_tty))
         request = build_request(prompt, **settings)
@@ -2629,7 +2642,7 @@ def main(argv: "Optional[List[str]]" = None) -> int:
         out.note(_cli_words(str(exc)))
         return EXIT_USAGE
     except OAIStreamError as exc:
-        message = _cli_words(_explain(exc, getattr(args, "api", "")))
+        message = _explain(exc, getattr(args, "api", ""))
         _quiet(out.finish)  # the text so far stays, ended by a newline
         _quiet(lambda: out.note(message))
         return EXIT_FAILURE
@@ -2637,15 +2650,24 @@ def main(argv: "Optional[List[str]]" = None) -> int:
         _quiet(out.finish)
         _quiet(lambda: out.note("interrupted"))
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader left (| head): end quietly; silence the flush at interpreter exit.
-        _quiet(lambda: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()))
+    except BrokenPipeError:  # the reader left (| head): end quietly
+        _quiet(_silence_stdout)
         return EXIT_OK
     except OSError as exc:  # stdout on a full disk, or closed
         message = "cannot write the answer to stdout: %s" % (exc.strerror or exc)
-        _quiet(lambda: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()))
+        _quiet(_silence_stdout)
         _quiet(lambda: out.note(message))
         return EXIT_FAILURE
+    finally:
+        if out.status is not None:
+            out.status.close()
+
+
+def _silence_stdout() -> None:
+    """Nothing more reaches stdout, not even the flush at interpreter exit."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
 
 
 def _from_os(arg: str) -> str:
@@ -2657,29 +2679,32 @@ def _from_os(arg: str) -> str:
         return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+_PARAMETER = re.compile(r"\b(max_time|max_tokens|timeout|retries|temperature)\b|\bapi=|"
+                        r"\b(?:the )?base URL\b|OPENAI_API_KEY_FILE\)")
+_FLAG = {"api=": "--api ", "OPENAI_API_KEY_FILE)": "OPENAI_API_KEY_FILE or --api-key-file)"}
+
+
 def _cli_words(message: str) -> str:
-    """The library speaks of parameters; the command line of its flags."""
-    for name, flag in (("(timeout)", "(--timeout)"), ("max_time", "--max-time"),
-                       ("the base URL", "--base-url"), ("base URL", "--base-url"),
-                       ("api=", "--api "), ("OPENAI_API_KEY_FILE)", "OPENAI_API_KEY_FILE or "
-                                                                  "--api-key-file)")):
-        message = message.replace(name, flag)
-    return message
+    """The library's own messages speak of parameters; the command line of its flags.
+    (A server's message is never rewritten.)"""
+    return _PARAMETER.sub(lambda m: _FLAG.get(m.group(0)) or (
+        "--" + m.group(1).replace("_", "-") if m.group(1) else "--base-url"), message)
 
 
 def _explain(exc: OAIStreamError, api: str) -> str:
-    """An error with the likely fix, where there is one."""
+    """An error in the command line's words, with the likely fix where there is one."""
+    if not isinstance(exc, APIError):
+        message = _cli_words(str(exc))
+        if isinstance(exc, EmptyAnswer) and exc.looks_like:
+            return "%s; try --api %s" % (message, exc.looks_like)
+        return message
     message = str(exc)
-    if isinstance(exc, EmptyAnswer) and exc.looks_like:
-        return "%s; try api=%s" % (message, exc.looks_like)
-    if isinstance(exc, APIError) and exc.status == 404:
-        code = "%s %s" % (exc.code or "", exc.message)
-        if "model" in code.lower():
+    if exc.status == 404:
+        if "model" in ("%s %s" % (exc.code or "", exc.message)).lower():
             return "%s; list the server's models with --models" % message
-        return ("%s; check the base URL (most servers want it to end in /v1) and that the "
-                "server offers this API (api=%s)" % (message, api or "chat"))
-    if isinstance(exc, APIError) and exc.param == "stream" or (
-            isinstance(exc, APIError) and "stream" in exc.message and exc.status == 400):
+        return ("%s; check --base-url (most servers want it to end in /v1) and that the "
+                "server offers this API (--api %s)" % (message, api or "chat"))
+    if exc.param == "stream" or exc.status == 400 and "stream" in exc.message:
         return "%s; --no-stream asks for the whole answer at once" % message
     return message
 
@@ -2846,7 +2871,7 @@ def _shorten(obj: "Any", limit: int = 60) -> "Any":
     return obj
 
 
-def _models(args: "Any", settings: "Dict[str, Any]", out: Output) -> int:
+def _models(settings: "Dict[str, Any]", out: Output) -> int:
     ids = list_models(base_url=settings["base_url"], api_key=settings["api_key"],
                       headers=settings["headers"], timeout=settings["timeout"])
     out.write("".join(i + "\n" for i in ids))
@@ -2855,7 +2880,7 @@ def _models(args: "Any", settings: "Dict[str, Any]", out: Output) -> int:
     return EXIT_OK
 
 
-def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str) -> int:
+def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, model: str) -> int:
     """A conversation: history kept, Ctrl-C stops the answer, /exit or Ctrl-D leaves."""
     tty = _isatty(sys.stdin) and _isatty(sys.stdout)
     if tty:
@@ -2865,17 +2890,16 @@ def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str) -> i
             pass
     history = []  # type: List[Dict[str, Any]]
     out.note("chat with %s; /exit or Ctrl-D to leave, Ctrl-C stops an answer; paste several "
-             "lines, or put \"\"\" before and after them, for one message"
-             % (settings["model"] or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL))
+             "lines, or put \"\"\" before and after them, for one message" % model)
     while True:
         try:
             line = first or _chat_input(tty, out)
             first = ""
         except EOFError:
-            out._err("\n")
+            out.stderr("\n")
             return EXIT_OK
         except KeyboardInterrupt:
-            out._err("\n")
+            out.stderr("\n")
             continue
         if not line.strip():
             continue
@@ -2893,7 +2917,7 @@ def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str) -> i
             out.note("answer stopped")
         except OAIStreamError as exc:
             out.finish()
-            out.note(_cli_words(_explain(exc, args.api)))
+            out.note(_explain(exc, args.api))
         text = answers[0].text if answers else ""
         if text:
             history.append({"role": "assistant", "content": text})
@@ -2906,7 +2930,7 @@ def _chat_input(tty: bool, out: Output) -> str:
     def read() -> str:
         if tty:
             return input(">>> " if not lines else "... ")
-        out._err(">>> " if not lines else "... ")
+        out.stderr(">>> " if not lines else "... ")
         raw = sys.stdin.buffer.readline()
         if not raw:
             raise EOFError

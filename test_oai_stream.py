@@ -999,7 +999,7 @@ def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
     (["-H", "bad header", "q"], "-H expects 'Name: value' (see --help)"),
     (["-H", "Authorization Bearer " + KEY, "q"], "-H expects 'Name: value' (see --help)"),
     (["-H", "X-A: 1\r\nX-B: 2", "q"], "the value of header X-A contains a control character"),
-    (["--timeout", "0", "q"], "--timeout and --max-time must be > 0"),
+    (["--timeout", "0", "q"], "--timeout must be a finite number > 0, got 0.0"),
     (["--api", "nope", "q"], "invalid choice: 'nope'"),
     (["--temperature", "hot", "q"], "invalid number value: 'hot'"),
     (["--base-url", "ftp://x", "q"], "--base-url must be http:// or https://"),
@@ -2271,10 +2271,10 @@ def test_user_and_password_in_the_base_url_work_and_are_never_printed(server):
     (["-H", "X-Title: \u65e5\u672c"], "not Latin-1"),
     (["-t", "nan"], "invalid number value: 'nan'"),
     (["--timeout", "inf"], "invalid number value: 'inf'"),
-    (["--max-time", "-1"], "must be > 0"),
+    (["--max-time", "-1"], "--max-time must be a finite number > 0"),
     (["-o", "x=NaN"], "-o values cannot be NaN"),
     (["-o", "x=" + "[" * 20000 + "]" * 20000], "nested too deeply"),
-    (["--max-tokens", "-5"], "max_tokens must be an integer >= 1"),
+    (["--max-tokens", "-5"], "--max-tokens must be an integer >= 1"),
 ])
 def test_a_callers_mistake_exits_2_at_once_without_a_request(server, args, message):
     start = time.monotonic()
@@ -2330,10 +2330,12 @@ def test_values_of_the_wrong_type_are_ignored_and_the_text_kept(server):
 
 
 def test_a_surrogate_pair_split_across_deltas_prints_the_character(server):
-    server.push(sse_reply(b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n',
-                          b'data: {"choices":[{"index":0,"delta":{"content":"\\ude00b"}}]}\n\n',
-                          chat_chunk(finish="stop"), b"data: [DONE]\n\n"))
-    assert cli(server, "q").text == "a\U0001F600b\n"
+    first = b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
+    second = b'data: {"choices":[{"index":0,"delta":{"content":"\\ude00b"}}]}\n\n'
+    end = [chat_chunk(finish="stop"), b"data: [DONE]\n\n"]
+    server.push(sse_reply(first + second, *end), sse_reply(first, 0.05, second, *end))
+    assert cli(server, "q").text == "a\U0001F600b\n"  # in one read
+    assert cli(server, "q").text == "a\U0001F600b\n"  # in two writes
 
 
 class Stop(Exception):
