@@ -521,6 +521,7 @@ _new_part = tuple.__new__  # as _new_event
 class Adapter:
     """Turns one API's stream events into Parts and notes how the stream ended."""
     name = path = ""
+    usage_names = ()  # type: Tuple[str, ...]  # prompt, completion and total tokens
     cut_reasons = {}  # type: Dict[str, str]  # finish reason -> what cut the answer short
     # Fields the adapter adds on its own that some servers reject (HTTP 400/422): dropped
     # (None) or renamed when the error names them. Fields the caller set are never touched.
@@ -568,17 +569,19 @@ class Adapter:
     def usage_counts(self) -> "Tuple[Optional[int], Optional[int], Optional[int]]":
         """(prompt, completion, total) tokens; None where the server sent no integer."""
         u = self.usage if isinstance(self.usage, dict) else {}
-        counts = [u.get(a, u.get(b)) for a, b in (("prompt_tokens", "input_tokens"),
-                                                   ("completion_tokens", "output_tokens"),
-                                                   ("total_tokens", "total_tokens"))]
-        return tuple(c if type(c) is int and 0 <= c < 10 ** 15 else None  # type: ignore
-                     for c in counts)
+        return tuple(u.get(name) if type(u.get(name)) is int and 0 <= u[name] < 10 ** 15
+                     else None for name in self.usage_names)  # type: ignore
+
+    @staticmethod
+    def claims(obj: "Dict[str, Any]") -> bool:
+        """Whether an event object has this API's shape (to name it when no text came)."""
+        raise NotImplementedError
 
     def looks_like(self) -> "Optional[str]":
-        """Which API the events that carried no text belong to, when it is another one."""
+        """Which other API the events that carried no text belong to, if any."""
         obj = self.other if isinstance(self.other, dict) else {}
-        guess = _api_of(obj)
-        return guess if guess != self.name else None
+        return next((a.name for a in ADAPTERS.values() if a.claims(obj) and a.name != self.name
+                     and not self.claims(obj)), None)
 
     def _cite(self, items: "Any") -> None:
         """Citations as Perplexity (URLs), OpenRouter and OpenAI (url_citation) send them."""
@@ -593,16 +596,15 @@ class Adapter:
                                        else ""})
 
 
-def _api_of(obj: "Dict[str, Any]") -> "Optional[str]":
-    kind = obj.get("type")
-    if isinstance(kind, str) and kind.startswith("response."):
-        return "responses"
+def _first_choice(obj: "Dict[str, Any]") -> "Dict[str, Any]":
     choices = obj.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else None
-    if isinstance(choice, dict):
-        return "chat" if "delta" in choice or "message" in choice else (
-            "completions" if "text" in choice else None)
-    return None
+    return choice if isinstance(choice, dict) else {}
+
+
+def _is_done(data: str) -> bool:
+    """The `data: [DONE]` sentinel that ends Chat and Completions streams."""
+    return data == "[DONE]" or data[:1] != "{" and data.strip() == "[DONE]"
 
 
 class ChatAdapter(Adapter):
@@ -612,6 +614,12 @@ class ChatAdapter(Adapter):
                    "content_filter": "the content filter (finish_reason: content_filter)"}
     optional_fields = {"stream_options": None, "max_completion_tokens": "max_tokens",
                        "max_tokens": "max_completion_tokens"}
+    usage_names = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+    @staticmethod
+    def claims(obj):
+        choice = _first_choice(obj)
+        return "delta" in choice or "message" in choice
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
         # OpenAI's reasoning models reject max_tokens; compatible servers may not know
@@ -625,7 +633,7 @@ class ChatAdapter(Adapter):
 
     def feed(self, event):
         data = event.data
-        if data == "[DONE]" or data[:1] != "{" and data.strip() == "[DONE]":
+        if _is_done(data):
             self.done = True
             return []
         obj = _parse_json(data)
@@ -722,6 +730,10 @@ class CompletionsAdapter(ChatAdapter):
     name, path = "completions", "/completions"
     optional_fields = {"stream_options": None}
 
+    @staticmethod
+    def claims(obj):
+        return "text" in _first_choice(obj)
+
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
         body = ChatAdapter.body(self, model, messages, max_tokens, temperature, usage, False,
                                 stream)
@@ -738,12 +750,17 @@ class ResponsesAdapter(Adapter):
     cut_reasons = {"max_output_tokens": "the token limit (max_output_tokens)",
                    "content_filter": "the content filter (content_filter)",
                    "incomplete": "the server (response.incomplete)"}
+    usage_names = ("input_tokens", "output_tokens", "total_tokens")
     _kinds = {
         "response.output_text.delta": TEXT,
         "response.refusal.delta": REFUSAL,
         "response.reasoning_summary_text.delta": REASONING,
         "response.reasoning_text.delta": REASONING,
     }
+
+    @staticmethod
+    def claims(obj):
+        return isinstance(obj.get("type"), str) and obj["type"].startswith("response.")
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
         system = [_text_of(m.get("content")) for m in messages if m.get("role") == "system"]
@@ -757,7 +774,7 @@ class ResponsesAdapter(Adapter):
         return _sampling(body, "max_output_tokens", max_tokens, temperature)
 
     def feed(self, event):
-        if event.data.strip() == "[DONE]":  # some compatible servers add it anyway
+        if _is_done(event.data):  # some compatible servers add it anyway
             return []
         obj = _parse_json(event.data)
         kind = obj.get("type") if isinstance(obj.get("type"), str) else event.event
@@ -2805,7 +2822,7 @@ def _print_json(answer: Stream, out: Output) -> None:
         lines = []
         for event in events:
             data = event.data
-            if data.strip() == "[DONE]" or not data:
+            if not data or _is_done(data):
                 continue
             try:
                 data = json.loads(data, parse_constant=_no_constant)
