@@ -1950,10 +1950,12 @@ def test_peer_tinyproxy_https_with_auth(certs, tinyproxy):
     server = tls_server(certs)
     try:
         proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
-        r = cli(server, "q", env=clean_env(HTTPS_PROXY=proxy, SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
+        r = cli(server, "-v", "q", env=clean_env(HTTPS_PROXY=proxy,
+                                                 SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
         assert (r.rc, r.text) == (0, "secure\n")
         assert "CONNECT 127.0.0.1:%d" % server.port in tinyproxy["log"].read_text()
-        assert "pr0xy-pw" not in r.err
+        assert "via proxy http://***@127.0.0.1:%d" % tinyproxy["port"] in r.err  # -v
+        assert "pr0xy-pw" not in r.err and "proxyuser" not in r.err
     finally:
         server.close()
 
