@@ -1232,9 +1232,10 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
     if not isinstance(exc, APIError) or exc.status not in (400, 422):
         return None
     fields = ADAPTERS[request.api].optional_fields
-    rejected = _REJECTED.search(exc.message)  # not "max_tokens is too large": that is no rejection
+    if not _REJECTED.search(exc.message):  # "max_tokens is too large" is no rejection
+        return None
     for name, other in fields.items():
-        named = exc.param == name or rejected and name in exc.message
+        named = exc.param == name or name in exc.message
         if name in request.body and name not in request.fixed and named and not (
                 other and other in request.body):
             body = dict(request.body)
