@@ -76,13 +76,16 @@ RETRY_JITTER = 0.25  # up to 25 % less, so that many clients do not retry in ste
 MAX_RETRY_WAIT = 60.0  # a Retry-After beyond this is capped: nobody watches a frozen CLI longer
 # One SSE line or event, and a whole JSON answer (after decompression). Real events are
 # < 100 KiB; a whole answer is rarely over 1 MiB. What parsing may build is bounded too.
-MAX_EVENT_SIZE = MAX_BODY_SIZE = 4 * 1024 * 1024
+MAX_EVENT_SIZE = MAX_BODY_SIZE = 2 * 1024 * 1024
 MAX_JSON_NESTING = 1 / 32  # at most one { or [ per 32 bytes in a large JSON value
 MAX_ERROR_BODY = 1024 * 1024  # an error body: the message is in the first few hundred bytes
 MAX_HEAD_SIZE = 65536  # an HTTP response head (status line and headers), as http.client
+MAX_INTERIM = 16  # 1xx answers skipped before the real one; real servers send one or two
 MAX_REDIRECTS = 5
 READ_SIZE = 65536  # upper bound for one read: returns what one recv delivered
 INFLATE_STEP = 1024 * 1024  # a compressed body is inflated this much at a time: no bombs
+MAX_LISTED = 100  # citations and tool names kept: a report, not a server's memory dump
+MAX_TIMEOUT = 10 ** 6  # s; a longer wait overflows some platforms' timers
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SECRET_HEADERS = ("authorization", "api-key", "proxy-authorization", "x-api-key")
@@ -178,19 +181,20 @@ def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]"
     Early Hints) are skipped; header names are lower-cased."""
     if len(buf) > MAX_HEAD_SIZE * 4:  # 1xx heads included: a server may not stall us with them
         raise ValueError("response heads over %d bytes" % (MAX_HEAD_SIZE * 4))
-    while True:
-        end = buf.find(b"\n\r\n")
-        lf = buf.find(b"\n\n")
+    pos = 0
+    for _ in range(MAX_INTERIM + 1):
+        end = buf.find(b"\n\r\n", pos)
+        lf = buf.find(b"\n\n", pos)
         if lf >= 0 and (end < 0 or lf < end):  # bare LF line ends, tolerated as http.client
             end, size = lf, 2
         else:
             size = 3
+        if (end if end >= 0 else len(buf)) - pos > MAX_HEAD_SIZE:
+            raise ValueError("a response head over %d bytes" % MAX_HEAD_SIZE)
         if end < 0:
-            if len(buf) > MAX_HEAD_SIZE:
-                raise ValueError("a response head over %d bytes" % MAX_HEAD_SIZE)
             return None
-        lines = buf[:end].decode("latin-1").split("\n")
-        buf = buf[end + size:]
+        lines = buf[pos:end].decode("latin-1").split("\n")
+        pos = end + size
         version, _, rest = lines[0].strip().partition(" ")
         code, _, reason = rest.partition(" ")
         if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
@@ -199,7 +203,8 @@ def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]"
         if 100 <= status < 200 and status != 101:
             continue
         fields = (line.partition(":") for line in lines[1:])
-        return status, reason.strip(), _header_dict((n, v) for n, c, v in fields if c), buf
+        return status, reason.strip(), _header_dict((n, v) for n, c, v in fields if c), buf[pos:]
+    raise ValueError("more than %d interim (1xx) answers" % MAX_INTERIM)
 
 
 def body_framing(status: int, headers: "Dict[str, str]") -> "Tuple[bool, Optional[int]]":
@@ -304,25 +309,24 @@ def _broken(why: str) -> ProtocolError:
 
 
 class Inflater:
-    """Content-Encoding gzip or deflate, sent though we asked for identity: inflated a step
-    at a time, so a small bomb never becomes one huge string."""
+    """Content-Encoding gzip or deflate, sent though we asked for identity: inflated one
+    step per call, so a small bomb never becomes one huge string; `pending` says more is
+    to come from what already arrived."""
 
     def __init__(self, coding: str) -> None:
         import zlib
         self.coding, self._zlib = coding, zlib
         self._d = zlib.decompressobj(31 if "gzip" in coding else 15)
+        self.pending = False
 
-    def feed(self, data: bytes) -> "Iterator[bytes]":
+    def feed(self, data: bytes) -> bytes:
         try:
-            while True:  # a full step may leave output pending even with no input left
-                out = self._d.decompress(data, INFLATE_STEP)
-                if out:
-                    yield out
-                data = self._d.unconsumed_tail
-                if not data and len(out) < INFLATE_STEP:
-                    return
+            out = self._d.decompress(self._d.unconsumed_tail + data, INFLATE_STEP)
         except self._zlib.error as exc:
             raise ProtocolError("broken %s body: %s" % (self.coding, exc))
+        # a full step may leave output pending even with no input left
+        self.pending = bool(self._d.unconsumed_tail) or len(out) == INFLATE_STEP
+        return out
 
 
 def content_decoder(headers: "Dict[str, str]") -> "Optional[Inflater]":
@@ -534,7 +538,8 @@ class Adapter:
         self.model = None  # type: Optional[str]
         self.tools = []  # type: List[str]  # names of the tools the model asked to call
         self.citations = []  # type: List[Dict[str, str]]  # {"url", "title"}, in order
-        self.other = None  # type: Any  # the last event object that carried no parts
+        self._urls = set()  # type: set
+        self.other = {}  # type: Dict[str, Any]  # the shape of the last event without parts
 
     def body(self, model: str, messages: "List[Dict[str, Any]]", max_tokens: "Optional[int]",
              temperature: "Optional[float]", usage: bool, openai_host: bool,
@@ -579,9 +584,14 @@ class Adapter:
 
     def looks_like(self) -> "Optional[str]":
         """Which other API the events that carried no text belong to, if any."""
-        obj = self.other if isinstance(self.other, dict) else {}
+        obj = self.other
         return next((a.name for a in ADAPTERS.values() if a.claims(obj) and a.name != self.name
                      and not self.claims(obj)), None)
+
+    def _tool(self, name: "Any") -> None:
+        name = _one_line(name, 100) if isinstance(name, str) and name.strip() else "unnamed"
+        if name not in self.tools and len(self.tools) < MAX_LISTED:
+            self.tools.append(name)
 
     def _cite(self, items: "Any") -> None:
         """Citations as Perplexity (URLs), OpenRouter and OpenAI (url_citation) send them."""
@@ -591,7 +601,9 @@ class Adapter:
                 url, title = item.get("url"), item.get("title")
             else:
                 url, title = item, None
-            if isinstance(url, str) and url and all(c["url"] != url for c in self.citations):
+            if (isinstance(url, str) and url and url not in self._urls
+                    and len(self.citations) < MAX_LISTED):
+                self._urls.add(url)
                 self.citations.append({"url": url, "title": title if isinstance(title, str)
                                        else ""})
 
@@ -600,6 +612,13 @@ def _first_choice(obj: "Dict[str, Any]") -> "Dict[str, Any]":
     choices = obj.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else None
     return choice if isinstance(choice, dict) else {}
+
+
+def _shape(obj: "Dict[str, Any]") -> "Dict[str, Any]":
+    """What tells an event object's API, kept instead of the object (which may be large)."""
+    kind, choice = obj.get("type"), _first_choice(obj)
+    return {"type": kind if isinstance(kind, str) else None,
+            "choices": [{k: None for k in ("delta", "message", "text") if k in choice}]}
 
 
 def _is_done(data: str) -> bool:
@@ -648,7 +667,7 @@ class ChatAdapter(Adapter):
             self._cite(obj.get("search_results"))
         choices = obj.get("choices")
         if not choices or type(choices) is not list:
-            self.other = obj
+            self.other = _shape(obj)
             return []  # usage chunk, Azure's prompt_filter_results, keep-alive objects
         choice = choices[0]
         if type(choice) is not dict or choice.get("index", 0) not in (0, None):
@@ -661,7 +680,7 @@ class ChatAdapter(Adapter):
                 self.usage = groq["usage"]
         parts = self._parts(choice, "delta")
         if not parts:
-            self.other = obj
+            self.other = _shape(obj)
         return parts
 
     def complete(self):
@@ -684,7 +703,7 @@ class ChatAdapter(Adapter):
         self.finish_reason = reason.lower() if isinstance(reason, str) and reason else None
         parts = self._parts(choice, "message")
         if not parts:
-            self.other = obj
+            self.other = _shape(obj)
         return parts
 
     def _parts(self, choice: "Dict[str, Any]", field: str) -> "List[Part]":
@@ -717,11 +736,7 @@ class ChatAdapter(Adapter):
         if calls:
             for call in calls if isinstance(calls, list) else [{"function": calls}]:
                 function = call.get("function") if isinstance(call, dict) else None
-                name = function.get("name") if isinstance(function, dict) else None
-                if isinstance(name, str) and name and name not in self.tools:
-                    self.tools.append(_one_line(name, 100))
-            if not self.tools:
-                self.tools.append("unnamed")
+                self._tool(function.get("name") if isinstance(function, dict) else None)
         return parts
 
 
@@ -780,7 +795,7 @@ class ResponsesAdapter(Adapter):
         kind = obj.get("type") if isinstance(obj.get("type"), str) else event.event
         if kind in self._kinds:
             return _text_parts(obj.get("delta"), self._kinds[kind])
-        self.other = obj
+        self.other = _shape(obj)
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             response = obj.get("response") if isinstance(obj.get("response"), dict) else {}
             self._finish(response)
@@ -791,7 +806,7 @@ class ResponsesAdapter(Adapter):
         elif kind == "response.output_item.added":
             item = obj.get("item") if isinstance(obj.get("item"), dict) else {}
             if item.get("type") == "function_call":
-                self.tools.append(_one_line(item.get("name") or "unnamed", 100))
+                self._tool(item.get("name"))
         elif kind == "error" or obj.get("error") and not kind.startswith("response."):
             obj = dict(obj)
             if obj.get("type") == "error":
@@ -823,7 +838,7 @@ class ResponsesAdapter(Adapter):
         for item in obj.get("output") if isinstance(obj.get("output"), list) else []:
             contents = item.get("content") if isinstance(item, dict) else None
             if isinstance(item, dict) and item.get("type") == "function_call":
-                self.tools.append(_one_line(item.get("name") or "unnamed", 100))
+                self._tool(item.get("name"))
             for content in contents if isinstance(contents, list) else []:
                 if isinstance(content, dict) and content.get("type") == "output_text":
                     parts += _text_parts(content.get("text"))
@@ -831,7 +846,7 @@ class ResponsesAdapter(Adapter):
                 elif isinstance(content, dict) and content.get("type") == "refusal":
                     parts += _text_parts(content.get("refusal"), REFUSAL)
         if not parts:
-            self.other = obj
+            self.other = _shape(obj)
         return parts
 
 
@@ -925,7 +940,7 @@ class ThinkSplitter:
             text, self.held = self.held + part.text, ""
             if self.state == "start":
                 head = text.lstrip()
-                if self.OPEN.startswith(head):  # maybe the tag, not all of it yet
+                if self.OPEN.startswith(head) and len(text) < 256:  # maybe the tag, not yet all
                     self.held = text
                     continue
                 if not head.startswith(self.OPEN):
@@ -1028,18 +1043,21 @@ class AnswerDecoder:
         if self.done:
             self.error = ProtocolError("the server answered %d but sent an empty body" % status)
 
+    @property
+    def backlog(self) -> bool:
+        """Decompressed output is still to come from bytes already received: feed(b"")."""
+        return self.inflater is not None and self.inflater.pending
+
     def feed(self, raw: bytes) -> "Tuple[List[Event], List[Part]]":
         events, parts = [], []  # type: List[Event], List[Part]
         try:
-            body = self.framer.feed(raw)
-            if self.inflater is None:
-                self._take(body, events, parts)
-            else:
-                for piece in self.inflater.feed(body):
-                    self._take(piece, events, parts)
+            body = self.framer.feed(raw) if raw else b""
+            if self.inflater is not None:
+                body = self.inflater.feed(body)
+            self._take(body, events, parts)
             if self.framer.error:
                 raise self.framer.error
-            if self.framer.done:
+            if self.framer.done and not self.backlog:
                 self._end(events, parts)
         except OAIStreamError as exc:
             self._hold(exc, events, parts)
@@ -1089,13 +1107,15 @@ class AnswerDecoder:
             return
         events += new
         feed = self.adapter.feed
-        for event in new:
-            if event.data:  # `data:` with nothing after it: a relay's keep-alive
-                parts += feed(event)
-        if self.think is not None and parts:
-            parts[:] = self.think.feed(parts)
-            if self.think.state == "text" and not self.think.held:
-                self.think = None  # past the think block: no more work per delta
+        try:
+            for event in new:
+                if event.data:  # `data:` with nothing after it: a relay's keep-alive
+                    parts += feed(event)
+        finally:  # the parts before an error event go through the think splitter too
+            if self.think is not None and parts:
+                parts[:] = self.think.feed(parts)
+                if self.think.state == "text" and not self.think.held:
+                    self.think = None  # past the think block: no more work per delta
         if self.adapter.done:  # nothing is to come after the terminal event: don't wait for a close
             self.done = True
             if self.think is not None:
@@ -1254,8 +1274,8 @@ def redirect_target(url: str, status: int, location: str) -> str:
     """Where a redirect may take the request: 307/308 within the same origin only."""
     from urllib.parse import urljoin
     try:
-        target = urljoin(url, location)
-    except ValueError:  # a broken IPv6 bracket
+        target = _ascii_url(urljoin(url, location))
+    except ValueError:  # a broken IPv6 bracket, a host that is no valid name
         target = location
     shown = _one_line(_without_password(target), 300)  # server text on the user's terminal
     if not location:
@@ -1383,13 +1403,13 @@ def build_request(prompt: "Optional[str]" = None, *,
     if prompt is not None and messages is not None:
         raise ConfigError("pass prompt or messages, not both")
     messages = _check_messages(messages) if messages is not None else None
-    for name, value, low in (("timeout", timeout, 0), ("max_time", max_time, 0),
-                             ("temperature", temperature, None)):
+    for name, value, positive in (("timeout", timeout, True), ("max_time", max_time, True),
+                                  ("temperature", temperature, False)):
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
-                                  or value != value or value in (float("inf"), float("-inf"))
-                                  or low is not None and value <= low):
-            raise ConfigError("%s must be a finite number%s, got %r"
-                              % (name, " > 0" if low is not None else "", value))
+                                  or not -MAX_TIMEOUT <= value <= MAX_TIMEOUT  # NaN, inf too
+                                  or positive and value <= 0):
+            raise ConfigError("%s must be a number%s, got %r" % (
+                name, " > 0 and <= %d" % MAX_TIMEOUT if positive else "", value))
     for name, value, low in (("retries", retries, 0), ("max_tokens", max_tokens, 1)):
         if value is not None and (type(value) is not int or value < low):
             raise ConfigError("%s must be an integer >= %d, got %r" % (name, low, value))
@@ -1514,7 +1534,31 @@ def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional
         base_path += path
     query = "&".join(q for q in (parts.query, query) if q)
     basic = _basic(parts) if parts.username is not None else None
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path, query, "")), basic
+    url = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path, query, ""))
+    try:
+        return _ascii_url(url), basic
+    except ValueError:
+        raise ConfigError("base URL has a host that is not a valid domain name: %s" % shown)
+
+
+def _ascii_url(url: str) -> str:
+    """A URL as HTTP can carry it: a non-ASCII path percent-encoded, an IDN host in
+    punycode (ValueError when it is no valid name)."""
+    try:
+        url.encode("ascii")
+        return url
+    except UnicodeEncodeError:
+        pass
+    from urllib.parse import quote, urlsplit, urlunsplit
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    try:
+        netloc.encode("ascii")
+    except UnicodeEncodeError:
+        netloc = (parts.hostname or "").encode("idna").decode("ascii") + (
+            ":%d" % parts.port if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe="/%:@!$&'()*+,;=~"),
+                       quote(parts.query, safe="/?%:@!$&'()*+,;=~"), ""))
 
 
 def _basic(parts: "Any") -> str:
@@ -1599,12 +1643,14 @@ def _handlers(url: str) -> "List[Any]":
             self.sock = sock
 
         def _read_status(self) -> "Any":  # http.client skips 100 only; 103 Early Hints too
-            while True:
+            for _ in range(MAX_INTERIM):
                 version, status, reason = super()._read_status()  # type: ignore
                 if not 100 <= status < 200 or status == 101:
                     return version, status, reason
-                while self.fp.readline(MAX_HEAD_SIZE) not in (b"\r\n", b"\n", b""):
-                    pass
+                for _ in range(100):  # http.client's own limit on header lines
+                    if self.fp.readline(MAX_HEAD_SIZE) in (b"\r\n", b"\n", b""):
+                        break
+            raise http.client.BadStatusLine("more than %d interim (1xx) answers" % MAX_INTERIM)
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: "Any", **kwargs: "Any") -> None:
@@ -1746,19 +1792,20 @@ async def _aopen(request: Request, timeout: float
     status, the headers and what already arrived of the body."""
     url = request.url
     data = _dumps_strict(request.body)
+    deadline = time.monotonic() + timeout  # for the head and an error body, however paced
     for _ in range(MAX_REDIRECTS + 1):
         conn = await _aconnect(url, timeout)
         try:
             conn.transport.write(_request_head(url, request.send_headers(), len(data),
                                                conn.proxy_auth) + data)
-            status, reason, headers, rest = await _aread_head(conn, url, timeout)
+            status, reason, headers, rest = await _aread_head(conn, url, deadline)
             if status in (301, 302, 303, 307, 308):
                 url = redirect_target(url, status, headers.get("location", ""))
                 conn.close()
                 continue
             if status >= 300:
                 raise api_error(status, reason, headers,
-                                await _aread_body(conn, status, headers, rest, timeout))
+                                await _aread_body(conn, status, headers, rest, deadline))
             return conn, status, headers, rest
         except OSError as exc:
             conn.close()
@@ -1770,10 +1817,10 @@ async def _aopen(request: Request, timeout: float
 
 
 async def _aread_head(conn: "_Connection", url: str,
-                      timeout: float) -> "Tuple[int, str, Dict[str, str], bytes]":
+                      deadline: float) -> "Tuple[int, str, Dict[str, str], bytes]":
     buf = b""
     while True:
-        more = await conn.read(timeout)
+        more = await conn.read(_left(deadline))
         if not more:
             raise NetworkError("%s://%s:%d closed the connection without answering"
                                % _origin(url))
@@ -1807,7 +1854,7 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
             auth = _proxy_auth(proxy)
             conn.transport.write(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
                 host, port, host, port, auth + "\r\n" if auth else "")).encode("latin-1"))
-            status, reason, _, _ = await _aread_head(conn, proxy, timeout)
+            status, reason, _, _ = await _aread_head(conn, proxy, time.monotonic() + timeout)
             if status != 200:
                 exc = NetworkError("the proxy refused the tunnel to %s://%s:%d: %d %s (check "
                                    "HTTPS_PROXY and its user:password)"
@@ -1827,6 +1874,13 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
         conn.close()
         raise
     return conn
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise IdleTimeout("timed out waiting for the server's answer (timeout)")
+    return left
 
 
 def _proxy_for(url: str) -> "Optional[str]":
@@ -1860,7 +1914,7 @@ def _request_head(url: str, headers: "Dict[str, str]", length: int,
 
 
 async def _aread_body(conn: _Connection, status: int, headers: "Dict[str, str]", rest: bytes,
-                      timeout: float) -> bytes:
+                      deadline: float) -> bytes:
     """An error body, at most MAX_ERROR_BODY bytes of it."""
     framer, out = BodyFramer(*body_framing(status, headers)), []
     data, size = rest, 0
@@ -1871,7 +1925,7 @@ async def _aread_body(conn: _Connection, status: int, headers: "Dict[str, str]",
                 size += len(out[-1])
             if framer.done or size >= MAX_ERROR_BODY:
                 break
-            data = await conn.read(timeout)
+            data = await conn.read(_left(deadline))
             if not data:
                 break
     except (OAIStreamError, OSError):  # the status says what matters; the body is a bonus
@@ -1943,7 +1997,8 @@ class _Answer:
     def _take(self, raw: bytes, events_count: bool
               ) -> "Optional[Tuple[List[Event], List[Part]]]":
         """One read through the decoder; `events_count`: events are output (raw_events)."""
-        events, parts = self._decoder.feed(raw) if raw else self._decoder.end()  # type: ignore
+        decoder = self._decoder
+        events, parts = decoder.feed(raw) if raw or decoder.backlog else decoder.end()  # type: ignore
         if parts or events_count and events:
             self._delivered = True
         if parts:
@@ -2017,6 +2072,10 @@ class _Answer:
 
     def _close(self) -> None:
         raise NotImplementedError
+
+    def __del__(self) -> None:  # dropped without close(): the connection goes with it
+        if getattr(self, "_state", "ended") != "ended":
+            self._close()
 
 
 def _mend(text: str) -> str:
@@ -2096,7 +2155,7 @@ class Stream(_Answer):
                     if self._decoder.done:  # type: ignore
                         self._decoder.finish()  # type: ignore
                         return
-                    batch = self._take(self._read(), raw)
+                    batch = self._take(b"" if self._decoder.backlog else self._read(), raw)
                 except OAIStreamError as exc:
                     time.sleep(self._recover(exc))
                     self._connect()
@@ -2198,7 +2257,10 @@ class AsyncStream(_Answer):
                     if self._decoder.done:  # type: ignore
                         self._decoder.finish()  # type: ignore
                         break
-                    data, self._rest = self._rest or await self._read(), b""
+                    if self._decoder.backlog:  # type: ignore
+                        data = b""
+                    else:
+                        data, self._rest = self._rest or await self._read(), b""
                     batch = self._take(data, raw)
                 except OAIStreamError as exc:
                     await asyncio.sleep(self._recover(exc))
@@ -2512,7 +2574,7 @@ class Output:
             else:
                 self.stderr("\n[/reasoning]\x1b[0m\n" if self.color else "\n[/reasoning]\n")
         if text:  # model text: no escapes on stderr either, terminal or not (--raw: as sent)
-            self.stderr(text if self.raw else _neutralise(text))
+            self.stderr(self._scrub(text if self.raw else _neutralise(text)))
 
     def protect(self, request: "Request") -> None:
         """Every secret of the request is scrubbed from every message (defence in depth)."""
@@ -2522,11 +2584,14 @@ class Output:
         if request.api_key:
             self.secrets.append(request.api_key)
 
-    def note(self, message: str) -> None:
+    def _scrub(self, text: str) -> str:
         for secret in self.secrets:
-            if len(secret) >= 4:
-                message = message.replace(secret, _redact_key(secret))
-        message = "oai_stream: %s\n" % _one_line(message, 4000)
+            if len(secret) >= 4 and secret in text:
+                text = text.replace(secret, _redact_key(secret))
+        return text
+
+    def note(self, message: str) -> None:
+        message = "oai_stream: %s\n" % _one_line(self._scrub(message), 4000)
         if self.last and self.last != "\n" and self.err_is_out():
             message = "\n" + message
         self.stderr(message)
@@ -2892,7 +2957,7 @@ def _shorten(obj: "Any", limit: int = 60) -> "Any":
 def _models(settings: "Dict[str, Any]", out: Output) -> int:
     ids = list_models(base_url=settings["base_url"], api_key=settings["api_key"],
                       headers=settings["headers"], timeout=settings["timeout"])
-    out.write("".join(i + "\n" for i in ids))
+    out.write("".join(_one_line(i, 200) + "\n" for i in ids))  # an id is one line
     if not ids:
         out.note("the server lists no models")
     return EXIT_OK
@@ -2911,10 +2976,11 @@ def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, mode
              "lines, or put \"\"\" before and after them, for one message" % model)
     while True:
         try:
-            line = first or _chat_input(tty, out)
+            line = first or _chat_input(tty)
             first = ""
         except EOFError:
-            out.stderr("\n")
+            if tty:
+                out.stderr("\n")
             return EXIT_OK
         except KeyboardInterrupt:
             out.stderr("\n")
@@ -2943,12 +3009,12 @@ def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, mode
             history.pop()
 
 
-def _chat_input(tty: bool, out: Output) -> str:
-    """One message: a line, the lines of a paste, or the lines between two \"\"\" lines."""
+def _chat_input(tty: bool) -> str:
+    """One message: a line, the lines of a paste, or the lines between two \"\"\" lines.
+    Off a terminal there is no prompt: nobody reads it, and stderr stays notices only."""
     def read() -> str:
         if tty:
             return input(">>> " if not lines else "... ")
-        out.stderr(">>> " if not lines else "... ")
         raw = sys.stdin.buffer.readline()
         if not raw:
             raise EOFError
@@ -2957,7 +3023,12 @@ def _chat_input(tty: bool, out: Output) -> str:
     line = read()
     if line.strip() == '"""':
         while True:
-            line = read()
+            try:
+                line = read()
+            except EOFError:  # the input ended inside the block: what came is the message
+                if lines:
+                    return "\n".join(lines)
+                raise
             if line.strip() == '"""':
                 return "\n".join(lines)
             lines.append(line)

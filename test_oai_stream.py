@@ -999,7 +999,7 @@ def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
     (["-H", "bad header", "q"], "-H expects 'Name: value' (see --help)"),
     (["-H", "Authorization Bearer " + KEY, "q"], "-H expects 'Name: value' (see --help)"),
     (["-H", "X-A: 1\r\nX-B: 2", "q"], "the value of header X-A contains a control character"),
-    (["--timeout", "0", "q"], "--timeout must be a finite number > 0, got 0.0"),
+    (["--timeout", "0", "q"], "--timeout must be a number > 0 and <= 1000000, got 0.0"),
     (["--api", "nope", "q"], "invalid choice: 'nope'"),
     (["--temperature", "hot", "q"], "invalid number value: 'hot'"),
     (["--base-url", "ftp://x", "q"], "--base-url must be http:// or https://"),
@@ -1224,7 +1224,7 @@ def test_both_transports_iterate_once_and_check_their_parameters(server, transpo
         consume_again(transport, s)
     assert s.text == "once"
     for bad, message in (({"prompt": "a", "messages": []}, "prompt or messages, not both"),
-                         ({"timeout": float("nan")}, "timeout must be a finite number"),
+                         ({"timeout": float("nan")}, "timeout must be a number > 0"),
                          ({"base_url": "http://h:99999/v1"}, "bad host or port"),
                          ({"extra_body": {"x": float("inf")}}, "cannot be sent as JSON")):
         with pytest.raises(oai_stream.ConfigError, match=message):
@@ -1582,7 +1582,7 @@ def test_line_without_end_is_bounded(server):
     block = b"x" * 65536
     server.push(sse_reply(b"data: " + block, *([block] * 400)))  # 26 MB, one line
     rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
-    assert rc == 1 and one_line(err) == "oai_stream: event stream line exceeds the 4194304-byte limit"
+    assert rc == 1 and one_line(err) == "oai_stream: event stream line exceeds the 2097152-byte limit"
     assert rss < 120 * 1024, "peak RSS %d KiB" % rss
 
 
@@ -2175,7 +2175,8 @@ def test_chat_mode_keeps_history(server):
     assert r.rc == 0 and r.text == "reply 2\nreply 4\n"
     assert [m["content"] for m in server.last["json"]["messages"]] == [
         "sys", "first", "reply 2", "s\u00e9cond"]
-    assert len(server.requests) == 2 and ">>> " in r.err
+    assert len(server.requests) == 2 and ">>> " not in r.err  # no prompt off a terminal
+    assert all(l.startswith("oai_stream: ") for l in r.err.splitlines() if l)
 
 
 def test_chat_mode_ends_at_eof_and_survives_errors(server):
@@ -2273,7 +2274,7 @@ def test_user_and_password_in_the_base_url_work_and_are_never_printed(server):
     (["-H", "X-Title: \u65e5\u672c"], "not Latin-1"),
     (["-t", "nan"], "invalid number value: 'nan'"),
     (["--timeout", "inf"], "invalid number value: 'inf'"),
-    (["--max-time", "-1"], "--max-time must be a finite number > 0"),
+    (["--max-time", "-1"], "--max-time must be a number > 0"),
     (["-o", "x=NaN"], "-o values cannot be NaN"),
     (["-o", "x=" + "[" * 20000 + "]" * 20000], "nested too deeply"),
     (["--max-tokens", "-5"], "--max-tokens must be an integer >= 1"),
@@ -2303,7 +2304,7 @@ DEEP = "[" * 100000 + "]" * 100000
     (sse_reply(b'data: {"choices": [{"index": 0, "delta": {"content": 1' + b"0" * 5000 + b'}}]}\n\n'),
      "invalid JSON in stream event" if hasattr(sys, "get_int_max_str_digits")  # 3.7.14+ ...
      else "stream ended before the answer was complete"),  # else it converts: no text
-    (json_reply(200, b"[" + b"{}," * 1000000 + b"{}]"), "too many nested objects"),
+    (json_reply(200, b"[" + b"{}," * 500000 + b"{}]"), "too many nested objects"),
 ])
 def test_hostile_json_is_one_clean_line(server, reply, message):
     server.push(reply)
@@ -2364,12 +2365,79 @@ def test_decompression_bombs_and_tiny_lines_keep_memory_bounded(server):
     server.push(sse_reply(*[bomb[i:i + 65536] for i in range(0, len(bomb), 65536)],
                           headers=[("Content-Encoding", "gzip")]))
     rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
-    assert rc == 1 and "event exceeds the 4194304-byte limit" in err
+    assert rc == 1 and "event exceeds the 2097152-byte limit" in err
     assert rss < 100 * 1024, "peak RSS %d KiB" % rss
     lines = b"data:\n" * 2000000  # 12 MB of empty data lines in one event
     server.push(sse_reply(*[lines[i:i + 65536] for i in range(0, len(lines), 65536)]))
     rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
     assert rc == 1 and "event exceeds" in err and rss < 100 * 1024, "peak RSS %d KiB" % rss
+
+
+def test_second_round_of_hostile_inputs(server, transport):
+    """Found by attacking 1.1: non-ASCII URLs, 1xx floods, huge waits, many citations."""
+    server.push(chat_reply(["ok"]), [redirect(307, "/v1/caf\u00e9")[0].replace(
+        b"/v1/caf\xc3\xa9", "/v1/caf\u00e9".encode("latin-1"))], chat_reply(["moved"]))
+    assert consume(transport, prompt="q", base_url=server.url + "/\u00e9t\u00e9")[0] == ["ok"]
+    assert server.requests[0]["path"] == "/v1/%C3%A9t%C3%A9/chat/completions"
+    assert consume(transport, prompt="q", base_url=server.url)[0] == ["moved"]
+    assert server.last["path"] == "/v1/caf%C3%A9"
+    flood = b"HTTP/1.1 100 Continue\r\n\r\n" * 120000
+    server.push([flood, HOLD])
+    start = time.monotonic()
+    with pytest.raises(oai_stream.NetworkError, match="did not answer with valid HTTP"):
+        consume(transport, prompt="q", base_url=server.url, retries=0)
+    assert time.monotonic() - start < 5
+    with pytest.raises(oai_stream.ConfigError, match="timeout must be a number > 0 and <= "):
+        consume(transport, prompt="q", base_url=server.url, timeout=1e10)
+    many = [("data: %s\n\n" % json.dumps({"choices": [{"index": 0, "delta": {
+        "content": "x" if i == 0 else "", "tool_calls": [{"function": {"name": "ab\n"}}] * 50}}],
+        "citations": ["https://e.example/%d-%d" % (i, j) for j in range(2000)]})).encode()
+        for i in range(20)]
+    server.push(sse_reply(*many + [chat_chunk(finish="stop"), b"data: [DONE]\n\n"]))
+    start = time.monotonic()
+    _, s = consume(transport, prompt="q", base_url=server.url)
+    assert len(s.citations) == oai_stream.MAX_LISTED and s.tools == ["ab"]
+    assert time.monotonic() - start < 5
+
+
+def test_think_text_before_an_error_and_endless_white_space_stay_bounded(server):
+    server.push(sse_reply(chat_chunk("<think>private chain of thought") +
+                          b'data: {"error": {"message": "boom", "code": "x"}}\n\n'))
+    r = cli(server, "--retries", "0", "q")
+    assert r.rc == 1 and "private" not in r.text and "boom" in r.err
+    spaces = [chat_chunk(" " * 65536) for _ in range(200)]  # 13 MB of leading white space
+    server.push(sse_reply(*spaces + [chat_chunk("x"), chat_chunk(finish="stop"), b"data: [DONE]\n\n"]))
+    rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
+    assert rc == 0 and out.endswith(b"x\n") and rss < 100 * 1024, rss
+
+
+def test_the_key_echoed_in_reasoning_is_scrubbed_too(server):
+    server.push(chat_reply([]) [:1] + sse_reply(chat_chunk(reasoning_content="key=" + KEY),
+                                                 *chat_events(["a"])[1:])[1:])
+    r = cli(server, "--reasoning", "q")  # run() fails the test if the key appears anywhere
+    assert r.rc == 0 and "key=..." in r.err
+
+
+def test_a_chat_block_left_open_at_the_end_of_input_is_sent(server):
+    server.default = echo_history
+    r = cli(server, "-i", stdin=b'"""\nfirst line\nsecond line\n')
+    assert (r.rc, r.text) == (0, "reply 1\n")
+    assert server.last["json"]["messages"][-1]["content"] == "first line\nsecond line"
+
+
+def test_compressed_big_events_and_small_string_events_keep_memory_bounded(server):
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    event = chat_chunk("y" * (1024 * 1024))
+    end = b"".join(chat_events([])[-2:])
+    body = packer.compress(event * 150 + end) + packer.flush()  # 150 MB of text, 150 KB sent
+    server.push(sse_reply(body, headers=[("Content-Encoding", "gzip")]))
+    rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
+    assert rc == 0 and len(out) == 150 * 1024 * 1024 + 1 and rss < 100 * 1024, (err, rss)
+    strings = b'data: {"x": [' + b'"\xc4\x80",' * 400000 + b'"a"]}\n\n'  # 2 MB of tiny strings
+    server.push(sse_reply(strings, strings, *chat_events(["z"])[1:]))
+    rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
+    assert rc == 0 and out == b"z\n" and rss < 100 * 1024, (err, rss)
 
 
 def test_stdout_full_or_closed_is_one_line(server):
