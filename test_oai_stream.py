@@ -350,7 +350,10 @@ def run(args, stdin=b"", env=None, timeout=30):
     proc = subprocess.Popen([PY, MODULE] + list(args), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env or clean_env())
-    out, err = proc.communicate(stdin, timeout=timeout)
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    finally:
+        proc.kill()  # a hung child must not outlive its test
     assert KEY.encode() not in out and KEY.encode() not in err
     assert b"Traceback" not in err, err.decode()
     return Result(proc.returncode, out, err.decode("utf-8"))
@@ -1571,7 +1574,10 @@ def rss_run(args, env=None):
             "sys.stderr.write('MAXRSS=%d\\n' % int(hwm.split()[1])); sys.exit(rc)")
     proc = subprocess.Popen([PY, "-c", code] + args, cwd=HERE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env or clean_env())
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert KEY.encode() not in out + err and b"Traceback" not in err
     err = err.decode()
     rss_kb = int(err.rsplit("MAXRSS=", 1)[1])
