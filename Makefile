@@ -79,7 +79,7 @@ MUTANTS_JOBS ?= 1
 
 mutants: .venv-mutants/bin/mutmut  ## mutation score of the fast suite (long: see the comment above)
 	rm -rf .mutants && mkdir -p .mutants/site .mutants/hits
-	cp oai_stream.py test_oai_stream.py .mutants/
+	cp oai_stream.py test_oai_stream.py README.md .mutants/
 	printf '%s\n' "$$MUTMUT_SETUP_CFG" > .mutants/setup.cfg
 	printf '%s\n' "$$MUTMUT_CONFTEST" > .mutants/conftest.py
 	printf '%s\n' "$$MUTMUT_SITECUSTOMIZE" > .mutants/site/sitecustomize.py

@@ -59,6 +59,9 @@ def clients(url: str, llm_dir: str):
             "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true}' | "
             "jq -j --unbuffered -R '%s'; echo") % (url, m, jq)]
     out["floor (socket to stdout)"] = lambda m: [PY, os.path.join(c, "floor.py"), m]
+    baseline = os.environ.get("BENCH_BASELINE")  # an older oai_stream.py, for before/after
+    if baseline:
+        out["oai_stream (baseline)"] = lambda m: [PY, baseline, "--base-url", url, "-m", m, "hi"]
     return out
 
 
