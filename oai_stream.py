@@ -652,7 +652,7 @@ class ChatAdapter(Adapter):
 
     def feed(self, event):
         data = event.data
-        if _is_done(data):
+        if data[:1] != "{" and _is_done(data):
             self.done = True
             return []
         obj = _parse_json(data)
@@ -1042,11 +1042,7 @@ class AnswerDecoder:
         self.done = self.framer.done  # Content-Length: 0 or 204: nothing will come
         if self.done:
             self.error = ProtocolError("the server answered %d but sent an empty body" % status)
-
-    @property
-    def backlog(self) -> bool:
-        """Decompressed output is still to come from bytes already received: feed(b"")."""
-        return self.inflater is not None and self.inflater.pending
+        self.backlog = False  # output is still to come from bytes already received: feed(b"")
 
     def feed(self, raw: bytes) -> "Tuple[List[Event], List[Part]]":
         events, parts = [], []  # type: List[Event], List[Part]
@@ -1054,6 +1050,7 @@ class AnswerDecoder:
             body = self.framer.feed(raw) if raw else b""
             if self.inflater is not None:
                 body = self.inflater.feed(body)
+                self.backlog = self.inflater.pending
             self._take(body, events, parts)
             if self.framer.error:
                 raise self.framer.error
@@ -1107,15 +1104,20 @@ class AnswerDecoder:
             return
         events += new
         feed = self.adapter.feed
-        try:
+        if self.think is None:  # the usual case, past the start of the answer
             for event in new:
                 if event.data:  # `data:` with nothing after it: a relay's keep-alive
                     parts += feed(event)
-        finally:  # the parts before an error event go through the think splitter too
-            if self.think is not None and parts:
-                parts[:] = self.think.feed(parts)
-                if self.think.state == "text" and not self.think.held:
-                    self.think = None  # past the think block: no more work per delta
+        else:
+            try:
+                for event in new:
+                    if event.data:
+                        parts += feed(event)
+            finally:  # the parts before an error event go through the think splitter too
+                if parts:
+                    parts[:] = self.think.feed(parts)
+                    if self.think.state == "text" and not self.think.held:
+                        self.think = None  # past the think block: no more work per delta
         if self.adapter.done:  # nothing is to come after the terminal event: don't wait for a close
             self.done = True
             if self.think is not None:
@@ -1956,6 +1958,7 @@ class _Answer:
         self._text = io.StringIO() if keep_text else None
         self._attempt = 0
         self._delivered = False  # once the caller has output, nothing is retried
+        self._idle = False  # the last read brought no progress: the timeout runs on
         self._progress = self.started  # when the answer last progressed (keep-alives do not)
         self._state = "new"  # new, open, ended
         self._iterated = False
@@ -2001,6 +2004,7 @@ class _Answer:
         events, parts = decoder.feed(raw) if raw or decoder.backlog else decoder.end()  # type: ignore
         if parts or events_count and events:
             self._delivered = True
+        self._idle = not parts
         if parts:
             now = self._progress = time.monotonic()
             self.parts_received += len(parts)
@@ -2012,6 +2016,7 @@ class _Answer:
                         self._text.write(part.text)
         elif events and any(e.data.strip() for e in events):  # keep-alives are no progress
             self._progress = time.monotonic()
+            self._idle = False
         return (events, parts) if events or parts else None
 
     def _wait(self) -> float:
@@ -2169,16 +2174,21 @@ class Stream(_Answer):
         # One socket read at a time: fp.read1() returns what is buffered or what one recv()
         # delivers, so every event in it is handed on at once, and no read waits for more.
         # (HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.)
-        wait = self._wait()
-        if abs(wait - self._sock_timeout) > 1.0:  # no system call per read when streaming
-            self._response.sock.settimeout(wait)
-            self._sock_timeout = wait
+        if self._idle or self.request.max_time is not None:  # else a full `timeout` is right
+            wait = self._wait()
+            if abs(wait - self._sock_timeout) > 1.0:  # no system call when it hardly differs
+                self._response.sock.settimeout(wait)
+                self._sock_timeout = wait
+        elif self._sock_timeout < self.request.timeout - 1.0:
+            self._response.sock.settimeout(self.request.timeout)
+            self._sock_timeout = self.request.timeout
         try:
             return self._response.fp.read1(READ_SIZE)
         except self._read_errors as exc:
             if isinstance(exc, self._timeout_error):
                 self._wait()  # says which limit ran out
-                raise IdleTimeout("no data from the server for %g s (timeout)" % wait)
+                raise IdleTimeout("no data from the server for %g s (timeout)"
+                                  % self._sock_timeout)
             raise _read_error(exc)
 
     def _close(self) -> None:
