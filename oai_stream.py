@@ -2511,6 +2511,10 @@ def _no_constant(name: str) -> None:
     raise UsageError("-o values cannot be %s: JSON has no such number" % name)
 
 
+def _not_json(name: str) -> None:
+    raise ValueError("%s is not JSON" % name)
+
+
 def _parse_headers(lines: "List[str]") -> "Dict[str, str]":
     headers = {}
     for line in lines:
@@ -2894,6 +2898,7 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
 def _print_json(answer: Stream, out: Output) -> None:
     """One JSON line per event: {"event": name, "data": parsed JSON or the raw string}.
     The `[DONE]` sentinel is not an event of the answer: it is left out."""
+    decode = json.JSONDecoder(parse_constant=_not_json).decode  # NaN stays the raw string
     for events in answer.raw_events():
         lines = []
         for event in events:
@@ -2901,8 +2906,8 @@ def _print_json(answer: Stream, out: Output) -> None:
             if not data or _is_done(data):
                 continue
             try:
-                data = json.loads(data, parse_constant=_no_constant)
-            except (ValueError, RecursionError, UsageError):
+                data = decode(data)
+            except (ValueError, RecursionError):
                 pass
             lines.append(_dumps({"event": None if event.event == "json" else event.event,
                                  "data": data}) + "\n")
