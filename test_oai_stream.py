@@ -187,6 +187,10 @@ class FakeServer:
 
     def close(self):
         self._closing = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread, which then ends
+        except OSError:
+            pass
         self.sock.close()
 
     def _accept(self):
