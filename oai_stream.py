@@ -189,7 +189,7 @@ def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]"
             end, size = lf, 2
         else:
             size = 3
-        if (end if end >= 0 else len(buf)) - pos > MAX_HEAD_SIZE:
+        if (end + size if end >= 0 else len(buf)) - pos > MAX_HEAD_SIZE:  # blank line too
             raise ValueError("a response head over %d bytes" % MAX_HEAD_SIZE)
         if end < 0:
             return None

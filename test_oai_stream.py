@@ -620,6 +620,68 @@ def test_framing_delivers_the_body_before_a_fault():
         framer.feed(b"")
 
 
+HEAD_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-A: 1\r\nx-a: 2\r\n\r\n"
+
+
+@pytest.mark.parametrize("buf,expected", [
+    (HEAD_OK + b"data: x", (200, "OK", {"content-type": "text/event-stream", "x-a": "1, 2"},
+                            b"data: x")),
+    (b"HTTP/1.0 404 Not Found\nServer: s\n\nbody", (404, "Not Found", {"server": "s"}, b"body")),
+    (b"HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\n\n", (200, "OK", {}, b"")),  # bare LF, twice
+    (b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + HEAD_OK,
+     (200, "OK", {"content-type": "text/event-stream", "x-a": "1, 2"}, b"")),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", (101, "Switching Protocols",
+                                                                   {"upgrade": "h2c"}, b"")),
+    (b"HTTP/1.1 204\r\n\r\n", (204, "", {}, b"")),
+    (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", None),  # incomplete
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 O", None),
+    (b"HTTP/1.1 100 Continue\r\n\r\n" * oai_stream.MAX_INTERIM + b"HTTP/1.1 200 OK\r\n\r\n",
+     (200, "OK", {}, b"")),
+    (b"HTTP/1.1 200 OK\r\nA: " + b"x" * (oai_stream.MAX_HEAD_SIZE - 24) + b"\r\n\r\n",
+     (200, "OK", {"a": "x" * (oai_stream.MAX_HEAD_SIZE - 24)}, b"")),  # exactly the limit
+], ids=lambda v: None if isinstance(v, bytes) else "")
+def test_response_heads(buf, expected):
+    assert oai_stream.parse_head(buf) == expected
+    if expected is not None:  # however the head is split, nothing before the whole of it
+        assert all(oai_stream.parse_head(buf[:i]) is None for i in range(len(buf) - len(expected[3])
+                                                                          - 1, 0, -97))
+
+
+@pytest.mark.parametrize("buf,message", [
+    (b"HELLO\r\n\r\n", "'HELLO'"),
+    (b"\n\r\n", "''"),
+    (b"HTTP/2 200\r\n\r\n", "'HTTP/2 200'"),
+    (b"HTTP/1.1 20 OK\r\n\r\n", "'HTTP/1.1 20 OK'"),
+    (b"HTTP/1.1 2x0 OK\r\n\r\n", "'HTTP/1.1 2x0 OK'"),
+    (b"HTTP/1.1 100 Continue\r\n\r\n" * (oai_stream.MAX_INTERIM + 1) + b"HTTP/1.1 200 OK\r\n\r\n",
+     "more than 16 interim (1xx) answers"),
+    (b"HTTP/1.1 200 OK\r\nA: " + b"x" * (oai_stream.MAX_HEAD_SIZE - 23) + b"\r\n\r\n",
+     "a response head over 65536 bytes"),
+    (b"HTTP/1.1 200 OK\r\nA: " + b"x" * oai_stream.MAX_HEAD_SIZE, "a response head over 65536 bytes"),
+    (b"x" * (4 * oai_stream.MAX_HEAD_SIZE + 1), "response heads over 262144 bytes"),
+], ids=lambda v: v[:20].decode("latin-1") if isinstance(v, bytes) else "")
+def test_bad_response_heads(buf, message):
+    with pytest.raises(ValueError) as info:
+        oai_stream.parse_head(buf)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("status,headers,framing", [
+    (200, {"transfer-encoding": "chunked"}, (True, None)),
+    (200, {"transfer-encoding": "gzip, Chunked", "content-length": "5"}, (True, None)),
+    (200, {"content-length": "12"}, (False, 12)),
+    (200, {"content-length": "12, 12"}, (False, 12)),
+    (200, {"content-length": "x"}, (False, None)),
+    (200, {}, (False, None)),
+    (204, {"content-length": "7"}, (False, 0)),
+    (304, {}, (False, 0)),
+    (199, {}, (False, 0)),
+    (205, {}, (False, None)),
+])
+def test_body_framing_by_status_and_headers(status, headers, framing):
+    assert oai_stream.body_framing(status, headers) == framing
+
+
 # ---------------------------------------------------------------------------
 # Wire formats: real providers' chunk shapes through each adapter
 # ---------------------------------------------------------------------------
@@ -768,6 +830,148 @@ def test_odd_shapes_are_tolerated():
            b'data: {"choices":"x"}\n\ndata: [DONE]\n\n')
     adapter, parts = adapt("chat", odd)
     assert parts == [] and adapter.complete()
+
+
+# ---------------------------------------------------------------------------
+# Policy, pure: errors from responses, retries and their waits, redirects, rejected fields
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("headers,wait", [
+    ({"retry-after-ms": "1500"}, 1.5),
+    ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),  # the finer one wins
+    ({"retry-after-ms": "999999"}, oai_stream.MAX_RETRY_WAIT),
+    ({"retry-after": "7"}, 7.0),
+    ({"retry-after": "0"}, 0.0),
+    ({"retry-after": "61"}, oai_stream.MAX_RETRY_WAIT),
+    ({"retry-after": "nan"}, None), ({"retry-after": "inf"}, None), ({"retry-after": "-5"}, None),
+    ({"retry-after": "soon"}, None), ({"retry-after": ""}, None), ({}, None),
+    ({"retry-after-ms": "x", "retry-after": "3"}, 3.0),
+    ({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, oai_stream.MAX_RETRY_WAIT),
+    ({"retry-after": "Thu, 01 Jan 1970 00:00:00 GMT"}, 0.0),  # in the past: at once
+])
+def test_retry_after_headers(headers, wait):
+    assert oai_stream.retry_after(headers) == wait
+
+
+def test_retry_after_an_http_date_in_a_few_seconds():
+    from email.utils import formatdate
+    wait = oai_stream.retry_after({"retry-after": formatdate(time.time() + 30, usegmt=True)})
+    assert 28 <= wait <= 30
+
+
+def api(status=None, code=None, etype=None, should=None, after=None):
+    return oai_stream.APIError("m", status, code, etype, retry_after=after, should_retry=should)
+
+
+@pytest.mark.parametrize("exc,retry", [
+    (api(408), True), (api(409), True), (api(429), True), (api(500), True), (api(599), True),
+    (api(400), False), (api(404), False), (api(499), False),
+    (api(503, should=False), False), (api(400, should=True), True),
+    (api(None, code=429), True), (api(None, code=502), True), (api(None, code=400), False),
+    (api(None, code="server_error"), True), (api(None, etype="overloaded_error"), True),
+    (api(None, code="invalid_api_key", etype="invalid_request_error"), False),
+    (oai_stream.NetworkError("x"), True), (oai_stream.IdleTimeout("x"), True),
+    (oai_stream.ProtocolError("x"), False), (oai_stream.ConfigError("x"), False),
+])
+def test_which_failures_are_retried(exc, retry):
+    assert oai_stream.retryable(exc) is retry
+
+
+def test_retry_waits_back_off_with_jitter_and_obey_the_server():
+    waits = [oai_stream.retry_wait(api(503), n, 0.0) for n in range(1, 7)]
+    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert oai_stream.retry_wait(api(503), 1, 0.999999) == pytest.approx(0.375, abs=1e-5)
+    assert oai_stream.retry_wait(oai_stream.NetworkError("x"), 2, 0.5) == 0.875
+    assert oai_stream.retry_wait(api(503, after=3.0), 1, 0.9) == 3.0  # no jitter on its word
+    assert oai_stream.retry_wait(api(503, after=0.0), 4, 0.9) == 0.0
+
+
+def test_http_errors_become_api_errors():
+    body = json.dumps({"error": {"message": "Rate limit reached", "type": "requests",
+                                 "param": "model", "code": "rate_limit_exceeded"}}).encode()
+    err = oai_stream.api_error(429, "Too Many Requests", {"retry-after-ms": "250",
+                                                          "x-should-retry": " TRUE "}, body)
+    assert (err.status, err.code, err.type, err.param, err.message) == (
+        429, "rate_limit_exceeded", "requests", "model", "Rate limit reached")
+    assert (err.retry_after, err.should_retry) == (0.25, True)
+    assert str(err) == "HTTP 429 (rate_limit_exceeded, requests): Rate limit reached"
+    err = oai_stream.api_error(502, "Bad Gateway", {"x-should-retry": "false"}, b"<h1>bad</h1>")
+    assert (str(err), err.should_retry, err.retry_after) == (
+        "HTTP 502: Bad Gateway: '<h1>bad</h1>'", False, None)
+    assert str(oai_stream.api_error(500, "", {}, b"")) == "HTTP 500: no details"
+    assert str(oai_stream.api_error(503, "Service Unavailable", {}, b" \n")) == (
+        "HTTP 503: Service Unavailable")
+    assert oai_stream.api_error(500, "", {"x-should-retry": "maybe"}, b"").should_retry is None
+    vllm = b'{"object": "error", "message": "bad tool", "type": "BadRequestError", "code": 400}'
+    assert str(oai_stream.api_error(400, "", {}, vllm)) == "HTTP 400 (400, BadRequestError): bad tool"
+    fastapi = b'{"detail": "Not Found"}'
+    assert str(oai_stream.api_error(404, "", {}, fastapi)) == "HTTP 404: Not Found"
+    odd = b'{"error": {"message": ["a", 1], "code": {"x": 1}}}'
+    assert oai_stream.api_error(400, "", {}, odd).message == '["a", 1]'
+    assert str(oai_stream.api_error(400, "", {}, b'{"error": "plain words"}')) == "HTTP 400: plain words"
+
+
+def test_redirect_policy():
+    base = "https://api.example.com/v1/chat/completions"
+    assert oai_stream.redirect_target(base, 307, "/v2/chat") == "https://api.example.com/v2/chat"
+    assert oai_stream.redirect_target(base, 308, "https://API.example.com:443/x") == (
+        "https://API.example.com:443/x")
+    for status, location, message in (
+            (307, "", "HTTP 307 redirect without a Location"),
+            (301, "/v2", "server redirected (HTTP 301) to https://api.example.com/v2; not "
+                         "following: it would turn the POST into a GET. Use that URL as the base URL"),
+            (302, "/v2", "(HTTP 302)"), (303, "/v2", "(HTTP 303)"),
+            (307, "http://api.example.com/v1", "to another origin, http://api.example.com/v1; not "
+                                              "following with your key. Use that URL as the base URL "
+                                              "if you trust it"),
+            (308, "https://api.example.com:8443/v1", "another origin"),
+            (307, "https://evil.example/v1", "another origin"),
+            (307, "https://u:pw@evil.example/v1", "another origin, https://***@evil.example/v1"),
+            (307, "http://[::1/x", "another origin")):
+        with pytest.raises(oai_stream.RedirectError) as info:
+            oai_stream.redirect_target(base, status, location)
+        assert message in str(info.value) and "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize("body,fixed,error,expected", [
+    ({"stream_options": {}, "m": 1}, (), (400, "stream_options", "Unknown parameter: 'stream_options'."),
+     {"m": 1}),
+    ({"stream_options": {}}, (), (400, None, "Unrecognized request argument supplied: stream_options"), {}),
+    ({"stream_options": {}}, (), (422, None, "stream_options: Extra inputs are not permitted"), {}),
+    ({"max_tokens": 5}, (), (400, "max_tokens", "Unsupported parameter: 'max_tokens' is not supported "
+                                                "with this model."), {"max_completion_tokens": 5}),
+    ({"max_completion_tokens": 5}, (), (400, None, "Unrecognized request argument supplied: "
+                                                    "max_completion_tokens"), {"max_tokens": 5}),
+    ({"max_tokens": 5}, (), (400, "max_tokens", "max_tokens is too large: 5 > 4"), None),
+    ({"max_tokens": 5}, ("max_tokens",), (400, "max_tokens", "Unknown parameter: 'max_tokens'."), None),
+    ({"stream_options": {}}, (), (500, "stream_options", "Unknown parameter: 'stream_options'."), None),
+    ({"seed": 1}, (), (400, "seed", "Unknown parameter: 'seed'."), None),
+    ({"max_tokens": 5, "max_completion_tokens": 5}, (),
+     (400, "max_tokens", "Unsupported parameter: 'max_tokens'"), None),
+])
+def test_a_rejected_field_is_dropped_or_renamed_once(body, fixed, error, expected):
+    request = build().__class__("chat", "http://h/v1/chat/completions", dict(body, model="m"), {},
+                                None, 5.0, None, 0, fixed, True)
+    status, param, message = error
+    new = oai_stream.without_rejected_field(request, api(status).__class__(message, status,
+                                                                           param=param))
+    if expected is None:
+        assert new is None
+    else:
+        assert new.body == dict(expected, model="m")
+        assert oai_stream.without_rejected_field(new, api(status).__class__(
+            message, status, param=param)) is None  # once: the field is now fixed
+
+
+def test_completions_prompt_from_messages():
+    def prompt(**kw):
+        return build(api="completions", **kw).body["prompt"]
+    assert prompt(prompt="Tell me") == "Tell me"
+    assert prompt(prompt="Hi", system="Be brief") == "System: Be brief\n\nUser: Hi\n\nAssistant:"
+    assert prompt(prompt=None, messages=[{"role": "user", "content": [{"type": "text", "text": "a"}]},
+                                         {"role": "assistant", "content": "b"},
+                                         {"role": "user", "content": "c"}]) == (
+        "User: a\n\nAssistant: b\n\nUser: c\n\nAssistant:")
 
 
 # ---------------------------------------------------------------------------
