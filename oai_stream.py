@@ -1018,6 +1018,10 @@ def _one_line(text: "Any", limit: int = 500) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+# ---------------------------------------------------------------------------
+# The whole answer, pure: raw body bytes in, events and parts out (both transports use it)
+# ---------------------------------------------------------------------------
+
 _FIELDS = (b"data:", b"event:", b"id:", b"retry:")
 
 
