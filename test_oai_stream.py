@@ -2344,6 +2344,26 @@ def test_usage_line(server):
                     r"first token \d+\.\d\d s, \d+\.\d tokens/s$", line), line
 
 
+def test_usage_line_arithmetic(server):
+    events = chat_events(["a", "b", "c"], usage={"prompt_tokens": 4, "completion_tokens": 3})
+    server.push(sse_reply(*[p for e in events for p in (e, 0.02)]),
+                sse_reply(*[p for e in chat_events(["a", "b", "c"]) for p in (e, 0.02)]),
+                sse_reply(*chat_events(["a"], usage={"total_tokens": 9})))
+    _, s = consume("sync", prompt="q", base_url=server.url, usage=True)
+    span = s.elapsed - s.first_token_time
+    assert oai_stream._usage_line(s) == (
+        "usage: 4 prompt + 3 completion = 7 tokens; first token %.2f s, %.1f tokens/s"
+        % (s.first_token_time, 3 / span))
+    _, s = consume("sync", prompt="q", base_url=server.url)
+    span = s.elapsed - s.first_token_time
+    assert s.parts_received == 3 and oai_stream._usage_line(s) == (
+        "usage: not reported by the server; first token %.2f s, %.1f deltas/s"
+        % (s.first_token_time, 2 / span))
+    _, s = consume("sync", prompt="q", base_url=server.url)
+    assert oai_stream._usage_line(s).startswith("usage: not reported by the server; first token")
+    assert s.adapter.usage_counts() == (None, None, 9)
+
+
 def test_usage_degrades_when_the_server_sends_none(server):
     server.push(sse_reply(*[p for e in chat_events(["a", "b", "c"]) for p in (e, 0.01)]))
     r = cli(server, "--usage", "q")
