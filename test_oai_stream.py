@@ -963,6 +963,38 @@ def test_a_rejected_field_is_dropped_or_renamed_once(body, fixed, error, expecte
             message, status, param=param)) is None  # once: the field is now fixed
 
 
+def test_network_failures_as_one_clear_line():
+    import http.client
+    url = "https://api.example.com/v1/chat/completions"
+    host = "https://api.example.com:443"
+    cases = [
+        (socket.timeout("timed out"), oai_stream.IdleTimeout, True,
+         "timed out connecting to %s or waiting for its answer (timeout)" % host),
+        (socket.gaierror(-2, "Name or service not known"), oai_stream.NetworkError, True,
+         "cannot resolve %s: Name or service not known" % host),
+        (ConnectionRefusedError(111, "refused"), oai_stream.NetworkError, True,
+         "connection refused by %s" % host),
+        (ConnectionResetError(104, "reset"), oai_stream.NetworkError, True,
+         "connection reset by %s" % host),
+        (http.client.RemoteDisconnected("gone"), oai_stream.NetworkError, True,
+         "%s closed the connection without answering" % host),
+        (http.client.BadStatusLine("HELLO"), oai_stream.NetworkError, True,
+         "%s did not answer with valid HTTP: 'HELLO'" % host),
+        (OSError(101, "Network is unreachable"), oai_stream.NetworkError, True,
+         "cannot reach %s: Network is unreachable" % host),
+        (OSError("Tunnel connection failed: 407 Proxy Authentication Required"),
+         oai_stream.NetworkError, False, "the proxy refused the tunnel to %s: 407 Proxy "
+         "Authentication Required (check HTTPS_PROXY and its user:password)" % host),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), oai_stream.NetworkError,
+         False, "TLS error with %s: [SSL: WRONG_VERSION_NUMBER] wrong version number" % host),
+    ]
+    for reason, kind, retry, message in cases:
+        exc = oai_stream.network_error(reason, url)
+        assert (type(exc), exc.retryable, str(exc)) == (kind, retry, message)
+    kept = oai_stream.IdleTimeout("ours")
+    assert oai_stream.network_error(kept, url) is kept
+
+
 def test_completions_prompt_from_messages():
     def prompt(**kw):
         return build(api="completions", **kw).body["prompt"]
