@@ -995,6 +995,67 @@ def test_network_failures_as_one_clear_line():
     assert oai_stream.network_error(kept, url) is kept
 
 
+def test_error_objects_of_every_shape():
+    shapes = [
+        ({"error": {"msg": "field required", "type": "value_error"}}, "HTTP 422 (value_error): field required"),
+        ({"error": {"code": "x" * 150}}, "HTTP 422 (%s...): %s" % ("x" * 100, json.dumps({"code": "x" * 150}))),
+        ({"error": {"message": "m", "type": "t" * 150, "param": 5}}, "HTTP 422 (%s...): m" % ("t" * 100)),
+        ({"error": ["a", 1]}, 'HTTP 422: ["a", 1]'),
+    ]
+    for body, message in shapes:
+        err = oai_stream.api_error(422, "", {}, json.dumps(body).encode())
+        assert str(err) == message
+    assert oai_stream.api_error(422, "", {}, b'{"error": {"message": "m", "param": 5}}').param is None
+    assert oai_stream.api_error(502, "R" * 150, {}, b"x").message == "%s...: 'x'" % ("R" * 100)
+    assert str(oai_stream.api_error(502, "", {}, b"<h1>")) == "HTTP 502: '<h1>'"
+    assert oai_stream.api_error(502, "", {}, b"\xff\xfeoops").message == "'\ufffd\ufffdoops'"
+
+
+def test_retry_boundaries_and_redirect_locations():
+    assert oai_stream.retryable(api(None, code=500)) and not oai_stream.retryable(api(None, code=499))
+    with pytest.raises(oai_stream.RedirectError) as info:
+        oai_stream.redirect_target("http://h/v1", 307, "")
+    assert info.value.location == ""
+    with pytest.raises(oai_stream.RedirectError) as info:
+        oai_stream.redirect_target("http://h/v1", 301, "/" + "p" * 400)
+    assert info.value.location == "http://h/" + "p" * 400
+    assert ("http://h/" + "p" * 291 + "...; not following") in str(info.value)
+    with pytest.raises(oai_stream.RedirectError) as info:
+        oai_stream.redirect_target("http://h/v1", 307, "http://other/v1")
+    assert info.value.location == "http://other/v1"
+
+
+def test_a_rejected_field_never_ping_pongs_nor_drops_the_wrong_one():
+    def request(body):
+        return build().__class__("chat", "http://h/v1/chat/completions", body, {}, None, 5.0, None,
+                                 0, (), True)
+
+    def rejected(message, param=None):
+        return oai_stream.APIError(message, 400, param=param)
+    new = oai_stream.without_rejected_field(request({"max_tokens": 5}), rejected(
+        "Unsupported parameter: 'max_tokens'", "max_tokens"))
+    assert new.body == {"max_completion_tokens": 5}
+    assert oai_stream.without_rejected_field(new, rejected(
+        "Unrecognized request argument supplied: max_completion_tokens")) is None
+    assert oai_stream.without_rejected_field(request({"stream_options": {}, "seed": 1}), rejected(
+        "Unknown parameter: 'seed'.", "seed")) is None
+
+
+def test_keys_are_redacted_by_length_and_refused_with_controls():
+    def shown(key):
+        return repr(build().__class__("chat", "http://h/v1", {"model": "m"}, {}, key, 5.0, None, 0,
+                                      (), True))
+    assert shown(None).endswith("key=none)") and shown("").endswith("key=none)")
+    assert shown("k" * 12).endswith("key=***)") and shown("k" * 12 + "WXYZ").endswith("key=...WXYZ)")
+    assert shown("k" * 9 + "WXYZ").endswith("key=...WXYZ)")  # 13 characters: the last four
+    for bad in ("sk-abc\x7fdef", "sk-abc\tdef", "sk-\u20ac"):
+        with pytest.raises(oai_stream.ConfigError) as info:
+            build(api_key=bad)
+        assert "it is not shown here" in str(info.value) and bad not in str(info.value)
+    with pytest.raises(oai_stream.ConfigError, match="^the API key contains a control character"):
+        build(api_key="a\x7fb")
+
+
 def test_completions_prompt_from_messages():
     def prompt(**kw):
         return build(api="completions", **kw).body["prompt"]
