@@ -911,8 +911,8 @@ def _flatten(messages: "List[Dict[str, Any]]") -> str:
     else "Role: content" paragraphs ending with "Assistant:"."""
     if len(messages) == 1:
         return _text_of(messages[0].get("content"))
-    return "".join("%s: %s\n\n" % (str(m.get("role", "user")).capitalize(),
-                                   _text_of(m.get("content"))) for m in messages) + "Assistant:"
+    return "".join("%s: %s\n\n" % (m["role"].capitalize(), _text_of(m.get("content")))
+                   for m in messages) + "Assistant:"  # every message has a role: checked
 
 
 class ThinkSplitter:
