@@ -71,7 +71,7 @@ DEFAULT_MODEL = "gpt-6.1-terra"
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_RETRIES = 2  # as the official SDK
 RETRY_FIRST_WAIT = 0.5  # backoff: 0.5 s, 1 s, 2 s ... as the official SDK
-RETRY_MAX_BACKOFF = 8.0
+RETRY_MAX_BACKOFF = 8.0  # the longest wait of our own choosing, as the official SDK
 RETRY_JITTER = 0.25  # up to 25 % less, so that many clients do not retry in step
 MAX_RETRY_WAIT = 60.0  # a Retry-After beyond this is capped: nobody watches a frozen CLI longer
 # One SSE line or event, and a whole JSON answer (after decompression). Real events are
@@ -81,14 +81,14 @@ MAX_JSON_NESTING = 1 / 32  # at most one { or [ per 32 bytes in a large JSON val
 MAX_ERROR_BODY = 1024 * 1024  # an error body: the message is in the first few hundred bytes
 MAX_HEAD_SIZE = 65536  # an HTTP response head (status line and headers), as http.client
 MAX_INTERIM = 16  # 1xx answers skipped before the real one; real servers send one or two
-MAX_REDIRECTS = 5
+MAX_REDIRECTS = 5  # same-origin 307/308 hops; a loop ends with a clear error
 READ_SIZE = 65536  # upper bound for one read: returns what one recv delivered
 INFLATE_STEP = 1024 * 1024  # a compressed body is inflated this much at a time: no bombs
 MAX_LISTED = 100  # citations and tool names kept: a report, not a server's memory dump
 MAX_TIMEOUT = 10 ** 6  # s; a longer wait overflows some platforms' timers
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SECRET_HEADERS = ("authorization", "api-key", "proxy-authorization", "x-api-key")
+SECRET_HEADERS = ("authorization", "api-key", "proxy-authorization", "x-api-key")  # redacted
 
 TEXT, REASONING, REFUSAL = "text", "reasoning", "refusal"  # kinds of Part
 
@@ -2004,8 +2004,8 @@ class _Answer:
     def _take(self, raw: bytes, events_count: bool
               ) -> "Optional[Tuple[List[Event], List[Part]]]":
         """One read through the decoder; `events_count`: events are output (raw_events)."""
-        decoder = self._decoder
-        events, parts = decoder.feed(raw) if raw or decoder.backlog else decoder.end()  # type: ignore
+        decoder = self._decoder  # type: Any
+        events, parts = decoder.feed(raw) if raw or decoder.backlog else decoder.end()
         if parts or events_count and events:
             self._delivered = True
         self._idle = not parts
