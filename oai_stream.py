@@ -399,7 +399,7 @@ class SSEDecoder:
             elif len(tail) < 64:
                 tail.append(chunk)
             else:  # a line arriving in many small reads: one growing buffer, not many objects
-                tail[:] = [bytearray(b"".join(tail)) + chunk]
+                tail[:] = [bytearray(b"".join(tail)) + chunk]  # type: ignore
             self._tail_len += len(chunk)
             if self._tail_len > self.max_size:
                 raise EventTooLarge("event stream line exceeds the %d-byte limit" % self.max_size)
@@ -565,7 +565,8 @@ class Adapter:
         """What the user should know about how the answer ended."""
         out = []
         if self.cut:
-            out.append("the answer was cut short by %s" % self.cut_reasons[self.finish_reason])
+            out.append("the answer was cut short by %s"
+                       % self.cut_reasons[self.finish_reason])  # type: ignore
         if self.tools:  # whatever the finish reason: some servers end a tool call with stop
             out.append("the model asked to call a tool (%s); oai_stream runs no tools"
                        % ", ".join(self.tools))
@@ -896,7 +897,7 @@ def _text_of(value: "Any") -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "".join(p.get("text") if isinstance(p, dict) and isinstance(p.get("text"), str)
+        return "".join(p["text"] if isinstance(p, dict) and isinstance(p.get("text"), str)
                        else p if isinstance(p, str) else "" for p in value)
     return ""
 
@@ -1851,7 +1852,7 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
     target = _origin(proxy) if proxy else (scheme, host, port)
     conn = _Connection(loop)
     try:
-        await asyncio.wait_for(loop.create_connection(
+        await asyncio.wait_for(loop.create_connection(  # type: ignore  # a duck-typed protocol
             lambda: conn, target[1], target[2], ssl=ctx if not proxy else None,
             server_hostname=host if ctx and not proxy else None), timeout)
         if proxy and scheme == "http":
@@ -1868,7 +1869,7 @@ async def _aconnect(url: str, timeout: float) -> _Connection:
                 exc.retryable = False
                 raise exc
             conn.transport = await asyncio.wait_for(loop.start_tls(
-                conn.transport, conn, ctx, server_hostname=host), timeout)
+                conn.transport, conn, ctx, server_hostname=host), timeout)  # type: ignore
     except asyncio.TimeoutError:
         conn.close()
         raise IdleTimeout("timed out connecting to %s://%s:%d or waiting for its answer "
@@ -2161,10 +2162,11 @@ class Stream(_Answer):
         try:
             while self._state != "ended":  # close() in the loop body ends it quietly
                 try:
-                    if self._decoder.done:  # type: ignore
-                        self._decoder.finish()  # type: ignore
+                    decoder = self._decoder  # type: Any
+                    if decoder.done:
+                        decoder.finish()
                         return
-                    batch = self._take(b"" if self._decoder.backlog else self._read(), raw)
+                    batch = self._take(b"" if decoder.backlog else self._read(), raw)
                 except OAIStreamError as exc:
                     time.sleep(self._recover(exc))
                     self._connect()
@@ -2870,7 +2872,7 @@ def _answer(request: Request, args: "Any", out: Output,
     if keep is not None:
         keep.append(answer)
     if args.verbose:
-        out.note("HTTP %d %s" % (answer.status, answer.content_type or "(no content type)"))
+        out.note("HTTP %s %s" % (answer.status, answer.content_type or "(no content type)"))
     if args.json:
         _print_json(answer, out)
     else:
