@@ -639,7 +639,8 @@ HEAD_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-A: 1\r\nx-a:
      (200, "OK", {}, b"")),
     (b"HTTP/1.1 200 OK\r\nA: " + b"x" * (oai_stream.MAX_HEAD_SIZE - 24) + b"\r\n\r\n",
      (200, "OK", {"a": "x" * (oai_stream.MAX_HEAD_SIZE - 24)}, b"")),  # exactly the limit
-], ids=lambda v: None if isinstance(v, bytes) else "")
+], ids=["crlf", "bare-lf", "two-bare-lf", "102-103", "101", "204", "incomplete",
+        "incomplete-after-100", "16-interim", "at-the-limit"])
 def test_response_heads(buf, expected):
     assert oai_stream.parse_head(buf) == expected
     if expected is not None:  # however the head is split, nothing before the whole of it
@@ -659,7 +660,8 @@ def test_response_heads(buf, expected):
      "a response head over 65536 bytes"),
     (b"HTTP/1.1 200 OK\r\nA: " + b"x" * oai_stream.MAX_HEAD_SIZE, "a response head over 65536 bytes"),
     (b"x" * (4 * oai_stream.MAX_HEAD_SIZE + 1), "response heads over 262144 bytes"),
-], ids=lambda v: v[:20].decode("latin-1") if isinstance(v, bytes) else "")
+], ids=["not-http", "blank", "http2", "short-code", "bad-code", "17-interim", "over-the-limit",
+        "unterminated", "all-heads-cap"])
 def test_bad_response_heads(buf, message):
     with pytest.raises(ValueError) as info:
         oai_stream.parse_head(buf)
