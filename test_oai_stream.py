@@ -2539,14 +2539,20 @@ def test_chat_mode_ctrl_c_stops_the_answer_not_the_chat(server):
     assert [m["content"] for m in server.last["json"]["messages"]] == ["first", "partial", "second"]
 
 
-def test_chat_mode_in_a_real_terminal(server):
-    """No prompt and a terminal on stdin: chat, with input() and readline on a pty."""
+def chat_on_a_pty(server):
+    """The CLI with no prompt and a pseudo-terminal for stdin, stdout and stderr: chat."""
     import pty
     server.default = echo_history
     master, slave = pty.openpty()
     proc = subprocess.Popen([PY, MODULE, "--base-url", server.url], stdin=slave, stdout=slave,
                             stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
     os.close(slave)
+    return proc, master
+
+
+def test_chat_mode_in_a_real_terminal(server):
+    """No prompt and a terminal on stdin: chat, with input() and readline on a pty."""
+    proc, master = chat_on_a_pty(server)
     screen = b""
 
     def until(marker, count=1):
@@ -3093,12 +3099,7 @@ def test_a_retry_after_a_timeout_always_says_so(server):
 
 def test_pasted_lines_are_one_chat_message(server):
     """A paste arrives all at once: the lines after the first are already waiting."""
-    import pty
-    server.default = echo_history
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url], stdin=slave, stdout=slave,
-                            stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
-    os.close(slave)
+    proc, master = chat_on_a_pty(server)
     try:
         screen = read_until(master, lambda s: b">>> " in s)
         os.write(master, b"line one\rline two\r")
