@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_MODEL", "DEFAULT_BASE_URL",
 ]
 
+
 # ---------------------------------------------------------------------------
 # Constants
 # ---------------------------------------------------------------------------
@@ -91,6 +92,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SECRET_HEADERS = ("authorization", "api-key", "proxy-authorization", "x-api-key")  # redacted
 
 TEXT, REASONING, REFUSAL = "text", "reasoning", "refusal"  # kinds of Part
+
 
 # ---------------------------------------------------------------------------
 # Errors: the library raises these and never prints or exits
@@ -160,6 +162,7 @@ class APIError(OAIStreamError):
         head = "HTTP %d" % status if status else "error in stream"
         extra = ", ".join(str(x) for x in (code, type) if x)
         super().__init__("%s%s: %s" % (head, " (%s)" % extra if extra else "", message))
+
 
 # ---------------------------------------------------------------------------
 # HTTP/1.1 responses, sans-I/O: the head, and the body's framing (RFC 9112)
@@ -336,6 +339,7 @@ def content_decoder(headers: "Dict[str, str]") -> "Optional[Inflater]":
     if coding != "identity":
         raise ProtocolError("unsupported Content-Encoding %s" % _excerpt(coding))
     return None
+
 
 # ---------------------------------------------------------------------------
 # SSE decoding (pure: no I/O). WHATWG HTML 9.2.6.
@@ -539,7 +543,8 @@ class Adapter:
         self.tools = []  # type: List[str]  # names of the tools the model asked to call
         self.citations = []  # type: List[Dict[str, str]]  # {"url", "title"}, in order
         self._urls = set()  # type: set
-        self.other = {}  # type: Dict[str, Any]  # the shape of the last event without parts
+        self.other = ()  # type: Tuple[str, ...]  # APIs of the last text-less event (not
+        # the event: it may be large)
 
     def body(self, model: str, messages: "List[Dict[str, Any]]", max_tokens: "Optional[int]",
              temperature: "Optional[float]", usage: bool, openai_host: bool,
@@ -585,9 +590,7 @@ class Adapter:
 
     def looks_like(self) -> "Optional[str]":
         """Which other API the events that carried no text belong to, if any."""
-        obj = self.other
-        return next((a.name for a in ADAPTERS.values() if a.claims(obj) and a.name != self.name
-                     and not self.claims(obj)), None)
+        return None if self.name in self.other else next(iter(self.other), None)
 
     def _tool(self, name: "Any") -> None:
         name = _one_line(name, 100) if isinstance(name, str) and name.strip() else "unnamed"
@@ -615,11 +618,9 @@ def _first_choice(obj: "Dict[str, Any]") -> "Dict[str, Any]":
     return choice if isinstance(choice, dict) else {}
 
 
-def _shape(obj: "Dict[str, Any]") -> "Dict[str, Any]":
-    """What tells an event object's API, kept instead of the object (which may be large)."""
-    kind, choice = obj.get("type"), _first_choice(obj)
-    return {"type": kind if isinstance(kind, str) else None,
-            "choices": [{k: None for k in ("delta", "message", "text") if k in choice}]}
+def _claimed_by(obj: "Dict[str, Any]") -> "Tuple[str, ...]":
+    """The APIs an event object's shape belongs to."""
+    return tuple(a.name for a in ADAPTERS.values() if a.claims(obj))
 
 
 def _is_done(data: str) -> bool:
@@ -668,7 +669,7 @@ class ChatAdapter(Adapter):
             self._cite(obj.get("search_results"))
         choices = obj.get("choices")
         if not choices or type(choices) is not list:
-            self.other = _shape(obj)
+            self.other = _claimed_by(obj)
             return []  # usage chunk, Azure's prompt_filter_results, keep-alive objects
         choice = choices[0]
         if type(choice) is not dict or choice.get("index", 0) not in (0, None):
@@ -681,7 +682,7 @@ class ChatAdapter(Adapter):
                 self.usage = groq["usage"]
         parts = self._parts(choice, "delta")
         if not parts:
-            self.other = _shape(obj)
+            self.other = _claimed_by(obj)
         return parts
 
     def complete(self):
@@ -704,7 +705,7 @@ class ChatAdapter(Adapter):
         self.finish_reason = reason.lower() if isinstance(reason, str) and reason else None
         parts = self._parts(choice, "message")
         if not parts:
-            self.other = _shape(obj)
+            self.other = _claimed_by(obj)
         return parts
 
     def _parts(self, choice: "Dict[str, Any]", field: str) -> "List[Part]":
@@ -796,7 +797,7 @@ class ResponsesAdapter(Adapter):
         kind = obj.get("type") if isinstance(obj.get("type"), str) else event.event
         if kind in self._kinds:
             return _text_parts(obj.get("delta"), self._kinds[kind])
-        self.other = _shape(obj)
+        self.other = _claimed_by(obj)
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             response = obj.get("response") if isinstance(obj.get("response"), dict) else {}
             self._finish(response)
@@ -847,7 +848,7 @@ class ResponsesAdapter(Adapter):
                 elif isinstance(content, dict) and content.get("type") == "refusal":
                     parts += _text_parts(content.get("refusal"), REFUSAL)
         if not parts:
-            self.other = _shape(obj)
+            self.other = _claimed_by(obj)
         return parts
 
 
@@ -1109,20 +1110,15 @@ class AnswerDecoder:
             return
         events += new
         feed = self.adapter.feed
-        if self.think is None:  # the usual case, past the start of the answer
+        try:
             for event in new:
                 if event.data:  # `data:` with nothing after it: a relay's keep-alive
                     parts += feed(event)
-        else:
-            try:
-                for event in new:
-                    if event.data:
-                        parts += feed(event)
-            finally:  # the parts before an error event go through the think splitter too
-                if parts:
-                    parts[:] = self.think.feed(parts)
-                    if self.think.state == "text" and not self.think.held:
-                        self.think = None  # past the think block: no more work per delta
+        finally:  # the parts before an error event go through the think splitter too
+            if self.think is not None and parts:
+                parts[:] = self.think.feed(parts)
+                if self.think.state == "text" and not self.think.held:
+                    self.think = None  # past the think block: no more work per delta
         if self.adapter.done:  # nothing is to come after the terminal event: don't wait for a close
             self.done = True
             if self.think is not None:
@@ -1259,7 +1255,7 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
     if not isinstance(exc, APIError) or exc.status not in (400, 422):
         return None
     fields = ADAPTERS[request.api].optional_fields
-    if not _REJECTED.search(exc.message):  # "max_tokens is too large" is no rejection
+    if not re.search(_REJECTED, exc.message):  # "max_tokens is too large" is no rejection
         return None
     for name, other in fields.items():
         named = exc.param == name or name in exc.message
@@ -1273,8 +1269,9 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
     return None
 
 
-_REJECTED = re.compile("(?i)unsupported|unrecognized|unknown|not (?:permitted|allowed|supported)"
-                       "|extra (?:inputs|fields)|invalid (?:field|param)")
+# Patterns are compiled on first use (re caches them): error paths must not cost start-up.
+_REJECTED = ("(?i)unsupported|unrecognized|unknown|not (?:permitted|allowed|supported)"
+             "|extra (?:inputs|fields)|invalid (?:field|param)")
 
 
 def redirect_target(url: str, status: int, location: str) -> str:
@@ -1306,8 +1303,6 @@ def network_error(reason: "Any", url: str) -> NetworkError:
     host = "%s://%s:%d" % _origin(url)
     text = _one_line(reason)
     verify = getattr(ssl, "SSLCertVerificationError", ssl.CertificateError)  # 3.7+
-    if isinstance(reason, OAIStreamError):
-        return reason if isinstance(reason, NetworkError) else NetworkError(str(reason))
     if isinstance(reason, (verify, ssl.CertificateError)) or (
             isinstance(reason, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in text):
         detail = getattr(reason, "verify_message", None) or getattr(reason, "reason", None) or text
@@ -1589,6 +1584,7 @@ def _key_from_file(path: "Optional[str]") -> "Optional[str]":
     except UnicodeDecodeError:
         raise ConfigError("the API key file %s is not UTF-8 text" % path)
     return _clean_secret(text, "the API key file %s" % path) if text.strip() else None
+
 
 # ---------------------------------------------------------------------------
 # Transport 1: urllib, blocking (the CLI and stream())
@@ -2531,7 +2527,7 @@ def _parse_headers(lines: "List[str]") -> "Dict[str, str]":
     return headers
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 _VISIBLE = {c: "\\x%02x" % c for c in list(range(32)) + list(range(127, 160)) if c not in (9, 10)}
 
 
@@ -2539,7 +2535,7 @@ def _neutralise(text: str) -> str:
     """Terminal controls (C0 but LF and tab, DEL, C1) made visible: model text must not
     clear the screen, forge lines or plant OSC 8 links and OSC 52 clipboard writes. Each
     control character is replaced on its own, so a sequence split across reads is too."""
-    if _CONTROL.search(text) is None:
+    if re.search(_CONTROL, text) is None:
         return text
     return text.replace("\r\n", "\n").translate(_VISIBLE)
 
@@ -2782,15 +2778,15 @@ def _from_os(arg: str) -> str:
         return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-_PARAMETER = re.compile(r"\b(max_time|max_tokens|timeout|retries|temperature)\b|\bapi=|"
-                        r"\b(?:the )?base URL\b|OPENAI_API_KEY_FILE\)")
+_PARAMETER = (r"\b(max_time|max_tokens|timeout|retries|temperature)\b|\bapi=|"
+              r"\b(?:the )?base URL\b|OPENAI_API_KEY_FILE\)")
 _FLAG = {"api=": "--api ", "OPENAI_API_KEY_FILE)": "OPENAI_API_KEY_FILE or --api-key-file)"}
 
 
 def _cli_words(message: str) -> str:
     """The library's own messages speak of parameters; the command line of its flags.
     (A server's message is never rewritten.)"""
-    return _PARAMETER.sub(lambda m: _FLAG.get(m.group(0)) or (
+    return re.sub(_PARAMETER, lambda m: _FLAG.get(m.group(0)) or (
         "--" + m.group(1).replace("_", "-") if m.group(1) else "--base-url"), message)
 
 

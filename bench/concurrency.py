@@ -24,7 +24,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import HERE, PY, cell, cpu_model, ensure_venv  # noqa: E402
+import run  # noqa: E402
+from run import HERE, PY, cell, cpu_model, ensure_venv, spread  # noqa: E402
 from server import expected_text  # noqa: E402
 from clients.many_streams import raise_nofile  # noqa: E402
 
@@ -140,22 +141,12 @@ def ratio(ours: list, theirs: list, key: str) -> "float | None":
     return statistics.median(pairs) if pairs else None
 
 
-def spread(values: list, fmt: str) -> str:
-    """median (min–max), or the one value of a single round."""
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return fmt % values[0]
-    return (fmt + " (" + fmt + "–" + fmt + ")") % (statistics.median(values), min(values), max(values))
-
-
 def fmt_ratio(x: "float | None") -> str:
     return "%.2f×" % x if x is not None else "—"
 
 
 def versions() -> list:
-    out = subprocess.check_output([PY, "-m", "pip", "freeze"], universal_newlines=True)
-    return [l for l in out.splitlines() if l.startswith(("openai==", "httpx==", "httpx-sse=="))]
+    return [v for v in run.versions() if v.startswith(("openai==", "httpx==", "httpx-sse=="))]
 
 
 def report(runs: dict, rounds: int, tokens: int, quick: bool, elapsed: float) -> None:
@@ -182,9 +173,9 @@ def report(runs: dict, rounds: int, tokens: int, quick: bool, elapsed: float) ->
             rs, ours = runs[name][n], runs[OURS][n]
             lines.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 n, cell(name), "%d/%d" % (min(r["exact"] for r in rs), n),
-                spread(figures(rs, "cpu_per_1k"), "%.3f"), spread(figures(rs, "rss_mb"), "%.1f"),
-                spread(figures(rs, "kb_per_stream"), "%.0f") if n > 1 else "—", spread(figures(rs, "ttft_p50_ms"), "%.1f"),
-                spread(figures(rs, "ttft_p99_ms"), "%.1f"), spread(figures(rs, "wall_s"), "%.2f"),
+                spread(figures(rs, "cpu_per_1k"), 1, "%.3f"), spread(figures(rs, "rss_mb"), 1, "%.1f"),
+                spread(figures(rs, "kb_per_stream"), 1, "%.0f") if n > 1 else "—", spread(figures(rs, "ttft_p50_ms"), 1, "%.1f"),
+                spread(figures(rs, "ttft_p99_ms"), 1, "%.1f"), spread(figures(rs, "wall_s"), 1, "%.2f"),
                 fmt_ratio(ratio(ours, rs, "cpu_per_1k")), fmt_ratio(ratio(ours, rs, "rss_mb")),
                 fmt_ratio(ratio(ours, rs, "ttft_p99_ms"))))
 

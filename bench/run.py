@@ -135,9 +135,12 @@ def med(values):
 
 
 def spread(values, scale=1.0, fmt="%.0f"):
+    """median (min–max), or the one value of a single round."""
     if not values:
         return "—"
     v = [x * scale for x in values]
+    if len(v) == 1:
+        return fmt % v[0]
     return (fmt + " (" + fmt + "–" + fmt + ")") % (statistics.median(v), min(v), max(v))
 
 
