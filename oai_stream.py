@@ -1609,14 +1609,18 @@ def _urlopen(request: Request, timeout: float) -> "Any":
         try:
             return opener.open(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
-            headers = _header_dict(exc.headers.items())
+            headers, body = _header_dict(exc.headers.items()), b""
             try:
                 if exc.code in (301, 302, 303, 307, 308):
                     url = redirect_target(url, exc.code, headers.get("location", ""))
                     continue
-                body = exc.read(MAX_ERROR_BODY)
+                while len(body) < MAX_ERROR_BODY:  # what came before a stall or a cut is kept
+                    more = exc.read1(MAX_ERROR_BODY - len(body))  # type: ignore
+                    if not more:
+                        break
+                    body += more
             except (OSError, http.client.HTTPException):
-                body = b""
+                pass
             finally:
                 exc.close()
             raise api_error(exc.code, exc.reason if isinstance(exc.reason, str) else "",
@@ -2448,32 +2452,32 @@ def _parser() -> "Any":
                formatter_class=argparse.RawDescriptionHelpFormatter)
     add = p.add_argument
     add("prompt", nargs="*", help="the prompt (words joined by spaces); '-' or none: stdin")
-    add("-m", "--model", help="model name (default: $OPENAI_MODEL or %s)" % DEFAULT_MODEL)
+    add("-m", "--model", help="model (default: $OPENAI_MODEL, else %s)" % DEFAULT_MODEL)
     add("-s", "--system", help="system prompt")
     add("-t", "--temperature", type=_number, help="sampling temperature")
     add("--max-tokens", type=int, metavar="N", help="limit the answer to N tokens")
     add("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-        help="extra body field; VALUE is JSON when it parses, else a string (repeatable)")
+        help="extra request-body field, repeatable; VALUE is JSON when it parses, else a string")
     add("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
-        help="extra HTTP header, Latin-1 (repeatable)")
-    add("--api", choices=sorted(ADAPTERS), default="chat", help="which API (default: chat)")
-    add("--base-url", help="API base URL (default: $OPENAI_BASE_URL or %s)" % DEFAULT_BASE_URL)
-    add("--api-key-file", metavar="PATH", help="read the API key from this file")
+        help="extra HTTP header (Latin-1), repeatable")
+    add("--api", choices=sorted(ADAPTERS), default="chat", help="which OpenAI API (default chat)")
+    add("--base-url", help="API base URL (default $OPENAI_BASE_URL, else %s)" % DEFAULT_BASE_URL)
+    add("--api-key-file", metavar="PATH", help="read the key from a file")
     add("--timeout", type=_number, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-        help="connect timeout and longest wait for the answer to progress (default: %g)"
+        help="connect timeout and longest wait for the answer to progress (default %g)"
         % DEFAULT_TIMEOUT)
     add("--max-time", type=_number, metavar="SECONDS", help="limit for the whole answer")
     add("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
-        help="retries before any output (default: %d)" % DEFAULT_RETRIES)
+        help="retries before any output (default %d; 0 disables)" % DEFAULT_RETRIES)
     add("--reasoning", action="store_true", help="show the model's reasoning on stderr")
     add("--no-think-tags", action="store_true",
-        help="print a leading <think> block as answer text, not as reasoning")
+        help="print a leading <think> block as answer text instead of treating it as reasoning")
     add("--usage", action="store_true", help="print token usage and speed on stderr")
     add("--json", action="store_true", help="print each event as a JSON line, no text")
     add("--no-stream", action="store_true",
-        help="ask for the whole answer as one JSON response (for servers that cannot stream)")
+        help="ask for the whole answer as one JSON response")
     add("--raw", action="store_true",
-        help="write control characters to the terminal as sent (default: shown as \\x1b)")
+        help="write control characters to the terminal as sent (by default: shown as \\x1b etc.)")
     add("-n", "--no-stdin", action="store_true", help="never read stdin (for shell loops)")
     add("--models", action="store_true", help="list the server's models, one id per line")
     add("-i", "--interactive", action="store_true",

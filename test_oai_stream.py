@@ -82,6 +82,10 @@ def json_reply(status, obj, headers=(), ctype="application/json"):
     return [head(status, ctype, chunked=False, headers=headers, length=len(body)) + body]
 
 
+def redirect(status, location):
+    return [head(status, None, chunked=False, length=0, headers=[("Location", location)])]
+
+
 def error_reply(status, message, code=None, etype="invalid_request_error", headers=()):
     return json_reply(status, {"error": {"message": message, "type": etype, "param": None,
                                          "code": code}}, headers)
@@ -834,6 +838,139 @@ def test_odd_shapes_are_tolerated():
     assert parts == [] and adapter.complete()
 
 
+@pytest.mark.parametrize("text,held", [
+    ("", 0), ("xyz", 0), ("x<", 1), ("x</th", 4), ("x</think", 7), ("a</think>", 0), ("</", 2),
+])
+def test_only_a_possible_closing_tag_is_held(text, held):
+    assert oai_stream._tag_prefix(text, "</think>") == held
+
+
+def summary(adapter, parts):
+    """What an adapter made of an answer, in one comparable value."""
+    return ([tuple(p) for p in parts], adapter.finish_reason, adapter.cut, adapter.usage_counts(),
+            adapter.model, [(c["url"], c["title"]) for c in adapter.citations], adapter.tools,
+            adapter.looks_like(), adapter.notices())
+
+
+USAGE3 = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+NONE3 = (None, None, None)
+CUT_LENGTH = ["the answer was cut short by the token limit (finish_reason: length)"]
+
+JSON_ANSWERS = [
+    ("chat everything", "chat", {
+        "model": "m1", "usage": USAGE3, "citations": ["https://a", "https://a", 5],
+        "search_results": [{"url": "https://b", "title": "B"}, {"url": "https://c", "title": 7}],
+        "choices": [{"message": {"content": "hi", "reasoning_content": "r", "tool_calls": [
+            {"function": {"name": "f"}}]}, "finish_reason": "LENGTH"}, {"message": {"content": "no"}}]},
+     ([("reasoning", "r"), ("text", "hi")], "length", True, (1, 2, 3), "m1",
+      [("https://a", ""), ("https://b", "B"), ("https://c", "")], ["f"], None,
+      CUT_LENGTH + ["the model asked to call a tool (f); oai_stream runs no tools"])),
+    ("chat odd types", "chat", {"model": 5, "usage": {"prompt_tokens": "1"}, "choices": [
+        {"message": {"content": "x"}, "finish_reason": ""}]},
+     ([("text", "x")], None, False, NONE3, None, [], [], None, [])),
+    ("chat reason not a string", "chat", {"choices": [{"message": {"content": "x"}, "finish_reason": 5}]},
+     ([("text", "x")], None, False, NONE3, None, [], [], None, [])),
+    ("chat no choices", "chat", {"model": "m"}, ([], None, False, NONE3, "m", [], [], None, [])),
+    ("chat empty choices", "chat", {"choices": []}, ([], None, False, NONE3, None, [], [], None, [])),
+    ("chat choice not an object", "chat", {"choices": ["x"], "usage": USAGE3},
+     ([], None, False, (1, 2, 3), None, [], [], None, [])),
+    ("chat sent a completions answer", "chat", {"choices": [{"text": "legacy", "finish_reason": "stop"}]},
+     ([], "stop", False, NONE3, None, [], [], "completions", [])),
+    ("completions", "completions", {"model": "c", "choices": [{"text": "old", "finish_reason": "length"}]},
+     ([("text", "old")], "length", True, NONE3, "c", [], [], None, CUT_LENGTH)),
+    ("completions sent a chat answer", "completions", {"choices": [{"message": {"content": "x"}}]},
+     ([], None, False, NONE3, None, [], [], "chat", [])),
+    ("responses everything", "responses", {
+        "status": "completed", "model": "r1", "usage": {"input_tokens": 4, "output_tokens": 5,
+                                                        "total_tokens": 9},
+        "output": ["x", {"type": "reasoning", "summary": []},
+                   {"type": "function_call", "name": "get_weather", "content": None},
+                   {"type": "message", "content": ["x", {"type": "output_text", "text": "a", "annotations": [
+                       {"type": "url_citation", "url": "https://u", "title": "U"}]}]},
+                   {"type": "message", "content": [{"type": "output_text", "text": "b"},
+                                                   {"type": "refusal", "refusal": "no"},
+                                                   {"type": "other", "text": "hidden"}]}]},
+     ([("text", "a"), ("text", "b"), ("refusal", "no")], "completed", False, (4, 5, 9), "r1",
+      [("https://u", "U")], ["get_weather"], None,
+      ["the model asked to call a tool (get_weather); oai_stream runs no tools"])),
+    ("responses incomplete without details", "responses", {"status": "incomplete", "output": [
+        {"type": "message", "content": [{"type": "output_text", "text": "t"}]}]},
+     ([("text", "t")], "incomplete", True, NONE3, None, [], [], None,
+      ["the answer was cut short by the server (response.incomplete)"])),
+    ("responses details of an unknown reason", "responses", {
+        "status": "completed", "incomplete_details": {"reason": "r" * 70}, "output": []},
+     ([], "r" * 70, True, NONE3, None, [], [], None,
+      ["the answer was cut short by the server (%s...)" % ("r" * 60)])),
+    ("responses details not an object", "responses", {"status": 5, "incomplete_details": "x"},
+     ([], "incomplete", True, NONE3, None, [], [], None,
+      ["the answer was cut short by the server (response.incomplete)"])),
+    ("responses other status", "responses", {"status": "cancelled", "output": "x"},
+     ([], "cancelled", False, NONE3, None, [], [], None, [])),
+    ("responses no status", "responses", {"model": 5},
+     ([], "completed", False, NONE3, None, [], [], None, [])),
+]
+
+
+@pytest.mark.parametrize("name,api,obj,expected", JSON_ANSWERS, ids=[c[0] for c in JSON_ANSWERS])
+def test_whole_json_answers_through_each_adapter(name, api, obj, expected):
+    adapter = oai_stream.ADAPTERS[api]()
+    assert adapter.looks_like() is None  # nothing seen yet
+    parts = adapter.from_json(obj)
+    assert summary(adapter, parts) == expected
+    assert adapter.complete()
+
+
+@pytest.mark.parametrize("api,obj,message", [
+    ("chat", {"object": "error", "message": "bad tool", "code": 400}, "error in stream (400): bad tool"),
+    ("chat", {"error": {"message": "nope"}, "choices": []}, "error in stream: nope"),
+    ("responses", {"error": {"code": "server_error", "message": "broke"}, "status": "failed"},
+     "error in stream (server_error): broke"),
+])
+def test_whole_json_errors(api, obj, message):
+    with pytest.raises(oai_stream.APIError) as info:
+        oai_stream.ADAPTERS[api]().from_json(obj)
+    assert str(info.value) == message
+
+
+def test_responses_events_as_compatible_servers_send_them():
+    def ev(obj, name=None):
+        return (("event: %s\n" % name) if name else "") + "data: %s\n\n" % json.dumps(obj)
+    stream = "".join([
+        ev({"type": "response.output_text.delta", "delta": "no event line "}),
+        ev({"type": None, "delta": "type null"}, "response.output_text.delta"),
+        ev({"type": "response.output_item.added", "item": {"type": "function_call", "name": "f1"}}),
+        ev({"type": "response.output_item.added", "item": "x"}),
+        ev({"type": "response.output_item.added", "item": {"type": "message", "name": "f2"}}),
+        ev({"type": "response.output_item.done", "item": {}, "error": {"message": "an item's"}}),
+        ev({"no": "type"}),
+        ev({"type": "response.completed", "response": "x"}),
+    ]).encode()
+    adapter, parts = adapt("responses", stream)
+    assert [tuple(p) for p in parts] == [("text", "no event line "), ("text", "type null")]
+    assert (adapter.tools, adapter.finish_reason, adapter.complete()) == (["f1"], "completed", True)
+    adapter, parts = adapt("responses", b"".join(chat_events([])))
+    assert (parts, adapter.looks_like(), adapter.complete()) == ([], "chat", False)
+
+
+@pytest.mark.parametrize("obj,message", [
+    ({"type": "response.failed", "response": {"status": "failed"}}, "error in stream: response failed"),
+    ({"type": "vendor.thing", "error": {"message": "m", "type": "t"}}, "error in stream (t): m"),
+    ({"type": "error", "code": "c", "message": "m"}, "error in stream (c): m"),
+])
+def test_responses_error_shapes(obj, message):
+    with pytest.raises(oai_stream.APIError) as info:
+        adapt("responses", b"data: %s\n\n" % json.dumps(obj).encode())
+    assert str(info.value) == message
+
+
+def test_tool_names_are_one_line_named_and_bounded():
+    adapter = oai_stream.ChatAdapter()
+    for name in ["a\nb", "a b", None, "  ", 5, "x" * 150] + ["t%d" % i for i in range(200)]:
+        adapter._tool(name)
+    assert adapter.tools[:3] == ["a b", "unnamed", "x" * 100 + "..."]
+    assert len(adapter.tools) == oai_stream.MAX_LISTED and adapter.tools[-1] == "t96"
+
+
 # ---------------------------------------------------------------------------
 # Policy, pure: errors from responses, retries and their waits, redirects, rejected fields
 # ---------------------------------------------------------------------------
@@ -1102,6 +1239,22 @@ def test_max_tokens_maps_per_api_and_host():
     body = build(max_tokens=3, api="responses", system="sys", env=local).body
     assert body["max_output_tokens"] == 3 and body["instructions"] == "sys"
     assert body["input"] == "hi" and "messages" not in body
+
+
+def test_bodies_per_api_with_history_and_sampling():
+    messages = [{"role": "system", "content": "s1"}, {"role": "user", "content": "q"},
+                {"role": "system", "content": [{"type": "text", "text": "s2"}]},
+                {"role": "assistant", "content": "a"}, {"role": "user", "content": "q2"}]
+    body = oai_stream.ResponsesAdapter().body("m", messages, 7, 0.5, True, True, True)
+    assert body == {"model": "m", "stream": True, "instructions": "s1\n\ns2", "input": [
+        messages[1], messages[3], messages[4]], "max_output_tokens": 7, "temperature": 0.5}
+    body = oai_stream.ResponsesAdapter().body("m", messages[3:4], None, None, False, False, False)
+    assert body == {"model": "m", "stream": False, "input": messages[3:4]}  # not a user's: a list
+    body = oai_stream.CompletionsAdapter().body("m", messages[1:2], 3, 0.0, True, True, True)
+    assert body == {"model": "m", "stream": True, "prompt": "q", "max_tokens": 3,
+                    "temperature": 0.0, "stream_options": {"include_usage": True}}
+    body = oai_stream.ChatAdapter().body("m", messages[1:2], None, None, True, True, False)
+    assert body == {"model": "m", "stream": False, "messages": messages[1:2]}  # usage: in the answer
 
 
 def test_usage_asks_only_when_wanted():
@@ -1449,7 +1602,102 @@ def test_both_transports_stream_text_and_send_the_same_request(server, transport
     assert req["json"] == {"model": "m", "messages": [{"role": "user", "content": "hi"}],
                            "stream": True, "stream_options": {"include_usage": True}, "seed": 1}
     assert req["headers"]["authorization"] == "Bearer " + KEY and req["headers"]["x-a"] == "1"
-    assert KEY not in repr(s)
+    assert repr(s) == "<oai_stream.%s Request(url='%s/chat/completions', model='m', key=...WXYZ)>" % (
+        "Stream" if transport == "sync" else "AsyncStream", server.url)
+
+
+def test_both_transports_send_the_same_request_line_and_head(server, transport):
+    server.push(chat_reply(["q"]))
+    consume(transport, prompt="hi", base_url=server.url + "?api-version=1&x=y")
+    req = server.last
+    assert req["path"] == "/v1/chat/completions?api-version=1&x=y"
+    assert (req["headers"]["host"], req["headers"]["content-length"]) == (
+        "127.0.0.1:%d" % server.port, str(len(req["body"])))
+    assert req["headers"]["connection"] == "close"
+
+
+def error_head(status, length):
+    return head(status, "application/json", chunked=False, length=length)
+
+
+BIG_ERROR = [error_head(400, 10 ** 7), b'{"error": {"message": "' + b"y" * 400000, b"y" * 400000,
+             b"y" * 400000, HOLD]  # over MAX_ERROR_BODY, then a stall: read up to the cap
+MOVED = ("server redirected (HTTP %d) to %%(origin)s/v2/x; not following: it would turn the POST "
+         "into a GET. Use that URL as the base URL")
+FAULTS = [  # name, replies, expected: error type and message (or the text), requests made
+    ("301", [redirect(301, "/v2/x")], (oai_stream.RedirectError, MOVED % 301), 1),
+    ("302", [redirect(302, "/v2/x")], (oai_stream.RedirectError, MOVED % 302), 1),
+    ("303", [redirect(303, "/v2/x")], (oai_stream.RedirectError, MOVED % 303), 1),
+    ("308 then answer", [redirect(308, "/v1/x?y=1"), chat_reply(["moved"])], "moved", 2),
+    ("5 hops then answer", [redirect(307, "/v1/a")] * 5 + [chat_reply(["far"])], "far", 6),
+    ("6 hops", [redirect(307, "/v1/a")] * 6, (oai_stream.RedirectError,
+                                               "too many redirects (more than 5)"), 6),
+    ("no location", [[head(307, None, chunked=False, length=0)]],
+     (oai_stream.RedirectError, "HTTP 307 redirect without a Location"), 1),
+    ("300", [json_reply(300, {"error": {"message": "choose"}})], (oai_stream.APIError,
+                                                                  "HTTP 300: choose"), 1),
+    ("closed", [[b""]], (oai_stream.NetworkError,
+                         "%(origin)s closed the connection without answering"), 1),
+    ("not http", [[b"HELLO\r\n\r\n"]], (oai_stream.NetworkError,
+                                          "%(origin)s did not answer with valid HTTP: 'HELLO'"), 1),
+    ("head in pieces", [[b"HTTP/1.1 2", 0.05, b"00 OK\r\nTransfer-Encoding: chunked\r\n", 0.05,
+                         b"\r\n" + chunk(b"".join(chat_events(["whole"]))) + END]], "whole", 1),
+    ("big error body", [BIG_ERROR], (oai_stream.APIError, "HTTP 400: Bad Request: '{\"error\": "
+                                     "{\"message\": \"%s...'" % ("y" * 177)), 1),
+    ("stalled error body", [[error_head(400, 100), b'{"error": {"message": "half', HOLD]],
+     (oai_stream.APIError, "HTTP 400: Bad Request: '{\"error\": {\"message\": \"half'"), 1),
+]
+
+
+@pytest.mark.parametrize("name,replies,expected,requests", FAULTS, ids=[f[0] for f in FAULTS])
+def test_both_transports_meet_the_same_faults_the_same_way(server, transport, name, replies,
+                                                           expected, requests):
+    server.push(*replies)
+    stall = name.startswith("stalled")  # ended by the timeout; the others well before it
+    start = time.monotonic()
+    if isinstance(expected, str):
+        assert consume(transport, prompt="hi", base_url=server.url)[0] == [expected]
+    else:
+        with pytest.raises(expected[0]) as info:
+            consume(transport, prompt="hi", base_url=server.url, retries=0,
+                    timeout=0.5 if stall else 3)
+        assert str(info.value) == expected[1] % {"origin": "http://127.0.0.1:%d" % server.port}
+    assert len(server.requests) == requests
+    assert time.monotonic() - start < 2
+
+
+def test_read_errors_are_one_of_ours():
+    import errno
+    cases = [(ConnectionResetError(), "connection reset by the server in the middle of the stream"),
+             (OSError(errno.EPIPE, "Broken pipe"), "stream interrupted: Broken pipe"),
+             (http.client.IncompleteRead(b"ab", 5), "stream interrupted: IncompleteRead(2 bytes "
+                                                     "read, 5 more expected)"),
+             (ValueError(), "stream interrupted: ValueError")]
+    for exc, message in cases:
+        err = oai_stream._read_error(exc)
+        assert type(err) is oai_stream.NetworkError and str(err) == message
+
+
+def test_both_transports_bound_a_whole_json_answer(server, transport):
+    def answer(size):
+        obj = {"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]}
+        pad = size - len(json.dumps(obj))
+        obj["choices"][0]["message"]["content"] = "x" * pad
+        return json_reply(200, obj)
+    server.push(answer(oai_stream.MAX_BODY_SIZE), answer(oai_stream.MAX_BODY_SIZE + 1))
+    assert len(consume(transport, prompt="hi", base_url=server.url)[1].text) > 2000000
+    with pytest.raises(oai_stream.ProtocolError) as info:
+        consume(transport, prompt="hi", base_url=server.url)
+    assert str(info.value) == "JSON answer larger than 2097152 bytes"
+
+
+def test_messages_must_be_role_dicts():
+    for bad in ("hi", [{"content": "x"}], [{"role": 5}], ["x"], [{"role": "user"}, None]):
+        with pytest.raises(oai_stream.ConfigError) as info:
+            build(None, messages=bad)
+        assert str(info.value) == 'messages must be a list of {"role": ..., "content": ...} dicts'
+    assert build(None, messages=({"role": "user", "content": "t"},)).body["messages"] == [
+        {"role": "user", "content": "t"}]
 
 
 def test_both_transports_raise_the_same_errors(server, transport):
@@ -1518,16 +1766,25 @@ def test_both_transports_time_out_on_a_stall_and_keep_the_text(server, transport
     assert got == ["so far"]
 
 
-def test_both_transports_refuse_an_untrusted_certificate(certs, transport, monkeypatch):
-    monkeypatch.setenv("SSL_CERT_FILE", os.path.join(certs, "ca.pem"))
+def test_both_transports_refuse_an_untrusted_certificate(certs, transport, monkeypatch, tmp_path):
+    import shutil
+    shutil.copy(os.path.join(certs, "ca.pem"), str(tmp_path / "ca.pem"))
+    subprocess.check_call(["openssl", "rehash", str(tmp_path)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
     server = tls_server(certs)
-    try:
-        assert consume(transport, prompt="hi", base_url=server.url)[0] == ["secure"]
-        monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
-        monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent")
-        with pytest.raises(oai_stream.NetworkError, match="certificate verification failed"):
-            consume(transport, prompt="hi", base_url=server.url)
-        assert server.connections == 2  # a certificate is not retried
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    try:  # the trust each variable names is read again when it changes, in one process
+        for name, trusted in (("SSL_CERT_FILE", os.path.join(certs, "ca.pem")),
+                              ("SSL_CERT_DIR", str(tmp_path))):
+            monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
+            monkeypatch.setenv(name, trusted)
+            assert consume(transport, prompt="hi", base_url=server.url)[0] == ["secure"]
+            monkeypatch.setenv(name, "/nonexistent")
+            before = server.connections
+            with pytest.raises(oai_stream.NetworkError, match="certificate verification failed"):
+                consume(transport, prompt="hi", base_url=server.url)
+            assert server.connections == before + 1  # a certificate is not retried
+            monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     finally:
         server.close()
 
@@ -2092,10 +2349,6 @@ def test_never_retried_once_text_was_written(server):
 # Redirects: the key never leaves the origin, a POST never becomes a GET
 # ---------------------------------------------------------------------------
 
-def redirect(status, location):
-    return [head(status, None, chunked=False, length=0, headers=[("Location", location)])]
-
-
 def test_307_and_308_to_the_same_origin_are_followed(server):
     server.push(redirect(307, "/v2/chat/completions"), redirect(308, server.url + "/x"),
                 chat_reply(["moved"]))
@@ -2433,6 +2686,14 @@ def test_reasoning_hidden_by_default_and_shown_on_stderr(server):
     r = cli(server, "--reasoning", "q")
     assert (r.rc, r.text) == (0, "4\n")
     assert r.err == "[reasoning]\nThinking.\n[/reasoning]\n"
+    server.push(sse_reply(chat_chunk(reasoning_content="\x1b[2J"), *chat_events(["ok"])[1:]),
+                sse_reply(chat_chunk(reasoning_content="\x1b[2J"), *chat_events(["ok"])[1:]))
+    r = cli(server, "--reasoning", "q")  # neutralised on stderr, terminal or not
+    assert (r.text, r.err) == ("ok\n", "[reasoning]\n\\x1b[2J\n[/reasoning]\n")
+    assert cli(server, "--reasoning", "--raw", "q").err == "[reasoning]\n\x1b[2J\n[/reasoning]\n"
+    server.push(sse_reply(DEEPSEEK))  # on a terminal, dimmed
+    screen = pty_run(["--base-url", server.url, "--reasoning", "q"])
+    assert screen == "\x1b[2m[reasoning]\nThinking.\n[/reasoning]\x1b[0m\n4\n"
 
 
 def test_usage_line(server):
@@ -2605,6 +2866,10 @@ def test_user_and_password_in_the_base_url_work_and_are_never_printed(server):
     r = run(["--base-url", url, "-v", "q"], env=clean_env(OPENAI_API_KEY=None))
     assert (r.rc, r.text) == (0, "in\n") and "s3cr3t-pw" not in r.err
     assert server.last["headers"]["authorization"] == "Basic YWxpY2U6czNjcjN0LXB3"
+    server.push(chat_reply(["in"]))
+    r = run(["--base-url", server.url.replace("http://", "http://bob@"), "q"],
+            env=clean_env(OPENAI_API_KEY=None))
+    assert r.rc == 0 and server.last["headers"]["authorization"] == "Basic Ym9iOg=="  # bob:
 
 
 @pytest.mark.parametrize("args,message", [
@@ -2617,7 +2882,7 @@ def test_user_and_password_in_the_base_url_work_and_are_never_printed(server):
     (["-t", "nan"], "invalid number value: 'nan'"),
     (["--timeout", "inf"], "invalid number value: 'inf'"),
     (["--max-time", "-1"], "--max-time must be a number > 0"),
-    (["-o", "x=NaN"], "-o values cannot be NaN"),
+    (["-o", "x=NaN"], "oai_stream: -o values cannot be NaN: JSON has no such number"),
     (["-o", "x=" + "[" * 20000 + "]" * 20000], "nested too deeply"),
     (["--max-tokens", "-5"], "--max-tokens must be an integer >= 1"),
 ])
@@ -2681,6 +2946,10 @@ def test_a_surrogate_pair_split_across_deltas_prints_the_character(server):
     server.push(sse_reply(first + second, *end), sse_reply(first, 0.05, second, *end))
     assert cli(server, "q").text == "a\U0001F600b\n"  # in one read
     assert cli(server, "q").text == "a\U0001F600b\n"  # in two writes
+    lone = b'data: {"choices":[{"index":0,"delta":{"content":"\\ud83dc"}}]}\n\n'
+    server.push(sse_reply(first, lone, *end), sse_reply(lone, *end))
+    assert cli(server, "q").text == "a\ufffd\ufffdc\n"  # each lone half: U+FFFD
+    assert cli(server, "q").text == "\ufffdc\n"
 
 
 class Stop(Exception):
@@ -3160,6 +3429,22 @@ def readme_server_reply(request):
         return json_reply(200, {"object": "list", "data": [{"id": "llama3.2"}, {"id": "qwen3"}]})
     return chat_reply(demo_tokens(), usage={"prompt_tokens": 5, "completion_tokens": 9,
                                             "total_tokens": 14})
+
+
+def test_help_and_the_readme_option_table_say_the_same():
+    text = open(os.path.join(HERE, "README.md"), encoding="utf-8").read()
+    table = text.split("| option | meaning |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        flags, meaning = re.match(r"\| (.*?) \| (.*) \|$", line).groups()
+        for flag in re.findall(r"--?[\w-]+", flags):
+            rows[flag] = re.sub(r"[`*]", "", meaning)
+    parser = oai_stream._parser()
+    options = [a for a in parser._actions if a.option_strings]
+    assert sorted(rows) == sorted(f for a in options for f in a.option_strings)
+    for action in options:  # each help is where the README's words for the option begin
+        if action.dest not in ("help", "version"):
+            assert rows[action.option_strings[0]].startswith(action.help), action.option_strings
 
 
 def test_every_readme_console_example_runs(server, tmp_path):
