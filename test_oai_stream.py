@@ -2427,6 +2427,111 @@ def tls_server(certs, name="good", key="srv.key"):
     return FakeServer(tls=ctx, default=chat_reply(["secure"]))
 
 
+class FakeProxy:
+    """A forward proxy on loopback, for the fast suite (tinyproxy is the real peer): it relays
+    absolute-form requests and opens CONNECT tunnels, recording each request line and its
+    Proxy-Authorization; `refuse` answers 407 instead."""
+
+    def __init__(self, refuse=False):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.refuse, self.seen = refuse, []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        from urllib.parse import urlsplit
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = conn.recv(65536)
+            if not more:
+                return conn.close()
+            data += more
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        auth = [l.split(":", 1)[1].strip() for l in lines if l.lower().startswith("proxy-auth")]
+        self.seen.append((lines[0], auth[0] if auth else None))
+        if self.refuse:
+            conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+            return conn.close()
+        method, target, version = lines[0].split(" ")
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            up = socket.create_connection((host, int(port)))
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            url = urlsplit(target)
+            up = socket.create_connection((url.hostname, url.port))
+            lines[0] = "%s %s %s" % (method, url.path + ("?" + url.query if url.query else ""),
+                                     version)
+            up.sendall("\r\n".join(l for l in lines if not l.lower().startswith("proxy-"))
+                       .encode("latin-1") + b"\r\n\r\n")
+        up.sendall(rest)
+        threading.Thread(target=self._pipe, args=(up, conn), daemon=True).start()
+        self._pipe(conn, up)
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+
+
+def test_both_transports_go_through_a_proxy(certs, server, transport, monkeypatch):
+    tls = tls_server(certs)
+    proxy, refusing = FakeProxy(), FakeProxy(refuse=True)
+    monkeypatch.setenv("SSL_CERT_FILE", os.path.join(certs, "ca.pem"))
+    for name in ("no_proxy", "NO_PROXY", "HTTPS_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with_auth = proxy.url.replace("http://", "http://pu:pp@")  # Basic cHU6cHA=
+    monkeypatch.setenv("http_proxy", with_auth)
+    monkeypatch.setenv("https_proxy", proxy.url)
+    try:
+        server.push(chat_reply(["plain"]))
+        assert consume(transport, prompt="q", base_url=server.url + "?v=1")[0] == ["plain"]
+        assert proxy.seen[-1] == ("POST %s/chat/completions?v=1 HTTP/1.1" % server.url, "Basic cHU6cHA=")
+        assert server.last["path"] == "/v1/chat/completions?v=1"
+        assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
+        line, auth = proxy.seen[-1]
+        assert line.startswith("CONNECT 127.0.0.1:%d HTTP/1." % tls.port) and auth is None
+        monkeypatch.setenv("https_proxy", with_auth)
+        assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
+        assert proxy.seen[-1][1] == "Basic cHU6cHA="
+        monkeypatch.setenv("https_proxy", refusing.url)
+        with pytest.raises(oai_stream.NetworkError) as info:
+            consume(transport, prompt="q", base_url=tls.url, retries=2)
+        assert str(info.value) == (
+            "the proxy refused the tunnel to https://127.0.0.1:%d: 407 Proxy Authentication "
+            "Required (check HTTPS_PROXY and its user:password)" % tls.port)
+        assert len(refusing.seen) == 1  # not retried
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        n = len(proxy.seen)
+        assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
+        assert len(proxy.seen) == n  # went direct
+    finally:
+        tls.close()
+        proxy.close()
+        refusing.close()
+
+
 def test_tls_verified_with_ssl_cert_file(certs):
     server = tls_server(certs)
     try:
@@ -3307,9 +3412,40 @@ def test_models_lists_one_id_per_line(server):
     server.push(json_reply(200, {"object": "list", "data": [
         {"id": "llama3.2:latest", "object": "model", "owned_by": "library"},
         {"id": "qwen3:8b", "object": "model"}]}))
-    r = cli(server, "--models")
+    r = cli(server, "--models", "-H", "X-Team: a")
     assert (r.rc, r.text) == (0, "llama3.2:latest\nqwen3:8b\n")
     assert (server.last["method"], server.last["path"]) == ("GET", "/v1/models")
+    assert (server.last["headers"]["authorization"], server.last["headers"]["x-team"]) == (
+        "Bearer " + KEY, "a")
+    server.push(json_reply(200, {"data": []}), json_reply(200, {"data": ["a\nb" + "c" * 300]}))
+    r = cli(server, "--models")
+    assert (r.rc, r.text, r.err) == (0, "", "oai_stream: the server lists no models\n")
+    assert cli(server, "--models").text == "a b" + "c" * 197 + "...\n"  # one line, cut
+
+
+@pytest.mark.parametrize("reply,expected", [
+    (json_reply(200, {"data": [{"id": "b"}, {"id": "a"}, {"name": "n"}, {"id": 5}, "s", 7]}),
+     ["a", "b", "n", "s"]),
+    (json_reply(200, {"models": [{"name": "llama3.2"}, {"model": "x"}]}), ["llama3.2"]),  # Ollama
+    (json_reply(200, ["z", "y"]), ["y", "z"]),
+    (json_reply(200, {"data": "x"}), "unexpected answer from /models: '{\"data\": \"x\"}'"),
+    (json_reply(200, b"{oops"), "invalid JSON from /models: '{oops'"),
+    (json_reply(200, "\u00e9".encode("latin-1")), "invalid JSON from /models: '\ufffd'"),
+    (error_reply(401, "bad key"), "HTTP 401 (invalid_request_error): bad key"),
+    ([HOLD], "timed out connecting to %(url)s or waiting for its answer (timeout)"),
+])
+def test_list_models(server, reply, expected):
+    server.push(reply, chat_reply(["unused"]))
+    try:
+        got = oai_stream.list_models(base_url=server.url + "/chat/completions", api_key="k1",
+                                     headers={"X-A": "1"}, timeout=0.5)
+    except oai_stream.OAIStreamError as exc:
+        got = str(exc)
+    assert got == (expected % {"url": "http://127.0.0.1:%d" % server.port}
+                   if isinstance(expected, str) else expected)
+    assert len(server.requests) == 1 and server.last["path"] == "/v1/models"  # never retried
+    assert (server.last["headers"]["authorization"], server.last["headers"]["x-a"]) == (
+        "Bearer k1", "1")
 
 
 def test_verbose_shows_the_body_with_long_strings_shortened(server):
