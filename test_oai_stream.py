@@ -838,11 +838,28 @@ def test_odd_shapes_are_tolerated():
     assert parts == [] and adapter.complete()
 
 
+def test_what_the_think_splitter_holds_at_the_end_is_text_or_reasoning():
+    T, R, P = oai_stream.TEXT, oai_stream.REASONING, oai_stream.Part
+    splitter = oai_stream.ThinkSplitter()
+    assert splitter.feed([P(T, "<thi")]) == [] and splitter.end() == [P(T, "<thi")]
+    assert splitter.end() == []
+    splitter = oai_stream.ThinkSplitter()
+    assert splitter.feed([P(T, "<think>abc</th")]) == [P(R, "abc")]
+    assert splitter.end() == [P(R, "</th")] and splitter.end() == []
+
+
 @pytest.mark.parametrize("text,held", [
     ("", 0), ("xyz", 0), ("x<", 1), ("x</th", 4), ("x</think", 7), ("a</think>", 0), ("</", 2),
 ])
 def test_only_a_possible_closing_tag_is_held(text, held):
     assert oai_stream._tag_prefix(text, "</think>") == held
+
+
+def test_legacy_function_calls_and_search_results_alone():
+    stream = (b'data: {"search_results":[{"url":"https://s","title":"S"}],"choices":[{"index":0,'
+              b'"delta":{"function_call":{"name":"old_f","arguments":""}}}]}\n\ndata: [DONE]\n\n')
+    adapter, _ = adapt("chat", stream)
+    assert (adapter.tools, adapter.citations) == (["old_f"], [{"url": "https://s", "title": "S"}])
 
 
 def summary(adapter, parts):
@@ -1197,6 +1214,27 @@ def test_keys_are_redacted_by_length_and_refused_with_controls():
         build(api_key="a\x7fb")
     assert str(info.value) == ("the API key contains a control character or line break inside "
                                "it; fix the value (it is not shown here)")
+
+
+def test_urls_as_http_carries_them():
+    assert build(base_url="http://b\u00fccher.example:8080/v1", env={}).url == (
+        "http://xn--bcher-kva.example:8080/v1/chat/completions")
+    with pytest.raises(oai_stream.ConfigError) as info:
+        build(base_url="http://b\u00fccher..x/v1", env={})
+    assert str(info.value) == ("base URL has a host that is not a valid domain name: "
+                               "'http://b\u00fccher..x/v1'")
+    assert oai_stream._endpoint("http://h/v1?a=1", "/chat/completions", "api-version=2")[0] == (
+        "http://h/v1/chat/completions?a=1&api-version=2")
+    with pytest.raises(oai_stream.ConfigError, match="header name"):
+        build(headers={"X A": "b"})
+
+
+def test_event_ids_and_limits_in_their_own_words():
+    decoder = SSEDecoder(16)
+    assert decoder.feed(b"id: \xff1\ndata: x\n\n") == [Event("message", "x", "\ufffd1", None)]
+    with pytest.raises(oai_stream.EventTooLarge) as info:
+        decoder.feed(b"data: 12345\n" * 4 + b"\n")  # short lines, too many of them
+    assert str(info.value) == "event exceeds the 16-byte limit"
 
 
 def test_completions_prompt_from_messages():
