@@ -339,7 +339,9 @@ def server():
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "AZURE_OPENAI")) and "proxy" not in k.lower()}
-    env.update(OPENAI_API_KEY=KEY, PYTHONIOENCODING="ascii", LC_ALL="C", LANG="C")
+    # A model named: without one, the CLI asks a server that is not OpenAI's for its models.
+    env.update(OPENAI_API_KEY=KEY, OPENAI_MODEL="test-model", PYTHONIOENCODING="ascii",
+               LC_ALL="C", LANG="C")
     env.update(extra)
     return {k: v for k, v in env.items() if v is not None}
 
@@ -575,11 +577,11 @@ def unframe(pieces, chunked=True, length=None):
     out = b""
     for p in pieces:
         out += framer.feed(p)
-        if framer.done:
+        if framer.complete:
             break
     else:
-        framer.end()
-    return out, framer.done
+        framer.eof()
+    return out, framer.complete
 
 
 CHUNKED = b"5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\nTrailer: x\r\n\r\n"
@@ -744,9 +746,9 @@ WIRE_CASES = [
     ("error null and DONE with spaces", "chat",
      b'data: {"error":null,"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\ndata:  [DONE] \n\n',
      "ok", None),
-    ("other choices ignored", "chat",
+    ("of several choices in a chunk, index 0", "chat",
      b'data: {"choices":[{"index":1,"delta":{"content":"no"}},{"index":0,"delta":{"content":"yes"}}]}\n\n'
-     b'data: {"choices":[{"index":0,"delta":{"content":"!"}}]}\n\ndata: [DONE]\n\n', "!", None),
+     b'data: {"choices":[{"index":0,"delta":{"content":"!"}}]}\n\ndata: [DONE]\n\n', "yes!", None),
     ("completions", "completions",
      b'data: {"id":"cmpl-1","object":"text_completion","choices":[{"text":"Once","index":0,'
      b'"logprobs":null,"finish_reason":null}],"model":"gpt-3.5-turbo-instruct"}\n\n'
@@ -841,11 +843,11 @@ def test_odd_shapes_are_tolerated():
 def test_what_the_think_splitter_holds_at_the_end_is_text_or_reasoning():
     T, R, P = oai_stream.TEXT, oai_stream.REASONING, oai_stream.Part
     splitter = oai_stream.ThinkSplitter()
-    assert splitter.feed([P(T, "<thi")]) == [] and splitter.end() == [P(T, "<thi")]
-    assert splitter.end() == []
+    assert splitter.feed([P(T, "<thi")]) == [] and splitter.eof() == [P(T, "<thi")]
+    assert splitter.eof() == []
     splitter = oai_stream.ThinkSplitter()
     assert splitter.feed([P(T, "<think>abc</th")]) == [P(R, "abc")]
-    assert splitter.end() == [P(R, "</th")] and splitter.end() == []
+    assert splitter.eof() == [P(R, "</th")] and splitter.eof() == []
 
 
 @pytest.mark.parametrize("text,held", [
@@ -870,7 +872,7 @@ def summary(adapter, parts):
 
 
 USAGE3 = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
-NONE3 = (None, None, None)
+NONE5 = (None,) * 5  # prompt, completion, total, reasoning, cached
 CUT_LENGTH = ["the answer was cut short by the token limit (finish_reason: length)"]
 
 JSON_ANSWERS = [
@@ -879,27 +881,29 @@ JSON_ANSWERS = [
         "search_results": [{"url": "https://b", "title": "B"}, {"url": "https://c", "title": 7}],
         "choices": [{"message": {"content": "hi", "reasoning_content": "r", "tool_calls": [
             {"function": {"name": "f"}}]}, "finish_reason": "LENGTH"}, {"message": {"content": "no"}}]},
-     ([("reasoning", "r"), ("text", "hi")], "length", True, (1, 2, 3), "m1",
+     ([("reasoning", "r"), ("text", "hi")], "length", True, (1, 2, 3, None, None), "m1",
       [("https://a", ""), ("https://b", "B"), ("https://c", "")], ["f"], None,
-      CUT_LENGTH + ["the model asked to call a tool (f); oai_stream runs no tools"])),
+      ["the answer was cut short by the token limit (finish_reason: LENGTH)",  # as sent
+       "the model asked to call a tool (f); oai_stream runs no tools"])),
     ("chat odd types", "chat", {"model": 5, "usage": {"prompt_tokens": "1"}, "choices": [
         {"message": {"content": "x"}, "finish_reason": ""}]},
-     ([("text", "x")], None, False, NONE3, None, [], [], None, [])),
+     ([("text", "x")], None, False, NONE5, None, [], [], None, [])),
     ("chat reason not a string", "chat", {"choices": [{"message": {"content": "x"}, "finish_reason": 5}]},
-     ([("text", "x")], None, False, NONE3, None, [], [], None, [])),
-    ("chat no choices", "chat", {"model": "m"}, ([], None, False, NONE3, "m", [], [], None, [])),
-    ("chat empty choices", "chat", {"choices": []}, ([], None, False, NONE3, None, [], [], None, [])),
+     ([("text", "x")], None, False, NONE5, None, [], [], None, [])),
+    ("chat no choices", "chat", {"model": "m"}, ([], None, False, NONE5, "m", [], [], None, [])),
+    ("chat empty choices", "chat", {"choices": []}, ([], None, False, NONE5, None, [], [], None, [])),
     ("chat choice not an object", "chat", {"choices": ["x"], "usage": USAGE3},
-     ([], None, False, (1, 2, 3), None, [], [], None, [])),
+     ([], None, False, (1, 2, 3, None, None), None, [], [], None, [])),
     ("chat sent a completions answer", "chat", {"choices": [{"text": "legacy", "finish_reason": "stop"}]},
-     ([], "stop", False, NONE3, None, [], [], "completions", [])),
+     ([], "stop", False, NONE5, None, [], [], "completions", [])),
     ("completions", "completions", {"model": "c", "choices": [{"text": "old", "finish_reason": "length"}]},
-     ([("text", "old")], "length", True, NONE3, "c", [], [], None, CUT_LENGTH)),
+     ([("text", "old")], "length", True, NONE5, "c", [], [], None, CUT_LENGTH)),
     ("completions sent a chat answer", "completions", {"choices": [{"message": {"content": "x"}}]},
-     ([], None, False, NONE3, None, [], [], "chat", [])),
+     ([], None, False, NONE5, None, [], [], "chat", [])),
     ("responses everything", "responses", {
-        "status": "completed", "model": "r1", "usage": {"input_tokens": 4, "output_tokens": 5,
-                                                        "total_tokens": 9},
+        "status": "completed", "model": "r1", "usage": {
+            "input_tokens": 4, "output_tokens": 5, "total_tokens": 9,
+            "output_tokens_details": {"reasoning_tokens": 2}, "input_tokens_details": {"cached_tokens": 1}},
         "output": ["x", {"type": "reasoning", "summary": []},
                    {"type": "function_call", "name": "get_weather", "content": None},
                    {"type": "message", "content": ["x", {"type": "output_text", "text": "a", "annotations": [
@@ -907,24 +911,24 @@ JSON_ANSWERS = [
                    {"type": "message", "content": [{"type": "output_text", "text": "b"},
                                                    {"type": "refusal", "refusal": "no"},
                                                    {"type": "other", "text": "hidden"}]}]},
-     ([("text", "a"), ("text", "b"), ("refusal", "no")], "completed", False, (4, 5, 9), "r1",
+     ([("text", "a"), ("text", "\n\nb"), ("refusal", "no")], "completed", False, (4, 5, 9, 2, 1), "r1",
       [("https://u", "U")], ["get_weather"], None,
       ["the model asked to call a tool (get_weather); oai_stream runs no tools"])),
     ("responses incomplete without details", "responses", {"status": "incomplete", "output": [
         {"type": "message", "content": [{"type": "output_text", "text": "t"}]}]},
-     ([("text", "t")], "incomplete", True, NONE3, None, [], [], None,
+     ([("text", "t")], "incomplete", True, NONE5, None, [], [], None,
       ["the answer was cut short by the server (response.incomplete)"])),
     ("responses details of an unknown reason", "responses", {
         "status": "completed", "incomplete_details": {"reason": "r" * 70}, "output": []},
-     ([], "r" * 70, True, NONE3, None, [], [], None,
+     ([], "r" * 70, True, NONE5, None, [], [], None,
       ["the answer was cut short by the server (%s...)" % ("r" * 60)])),
     ("responses details not an object", "responses", {"status": 5, "incomplete_details": "x"},
-     ([], "incomplete", True, NONE3, None, [], [], None,
+     ([], "incomplete", True, NONE5, None, [], [], None,
       ["the answer was cut short by the server (response.incomplete)"])),
     ("responses other status", "responses", {"status": "cancelled", "output": "x"},
-     ([], "cancelled", False, NONE3, None, [], [], None, [])),
+     ([], "cancelled", False, NONE5, None, [], [], None, [])),
     ("responses no status", "responses", {"model": 5},
-     ([], "completed", False, NONE3, None, [], [], None, [])),
+     ([], "completed", False, NONE5, None, [], [], None, [])),
 ]
 
 
@@ -1026,7 +1030,7 @@ def api(status=None, code=None, etype=None, should=None, after=None):
     (api(None, code=429), True), (api(None, code=502), True), (api(None, code=400), False),
     (api(None, code="server_error"), True), (api(None, etype="overloaded_error"), True),
     (api(None, code="invalid_api_key", etype="invalid_request_error"), False),
-    (oai_stream.NetworkError("x"), True), (oai_stream.IdleTimeout("x"), True),
+    (oai_stream.NetworkError("x"), True), (oai_stream.IdleTimeout(5), True),
     (oai_stream.ProtocolError("x"), False), (oai_stream.ConfigError("x"), False),
 ])
 def test_which_failures_are_retried(exc, retry):
@@ -1043,30 +1047,40 @@ def test_retry_waits_back_off_with_jitter_and_obey_the_server():
 
 
 def test_http_errors_become_api_errors():
+    url = "http://h/v1/chat/completions"
     body = json.dumps({"error": {"message": "Rate limit reached", "type": "requests",
                                  "param": "model", "code": "rate_limit_exceeded"}}).encode()
     err = oai_stream.api_error(429, "Too Many Requests", {"retry-after-ms": "250",
-                                                          "x-should-retry": " TRUE "}, body)
+                                                          "x-should-retry": " TRUE "}, body,
+                               "http://u:pw@h/v1/chat/completions")
     assert (err.status, err.code, err.type, err.param, err.message) == (
         429, "rate_limit_exceeded", "requests", "model", "Rate limit reached")
-    assert (err.retry_after, err.should_retry) == (0.25, True)
-    assert str(err) == "HTTP 429 (rate_limit_exceeded, requests): Rate limit reached"
-    err = oai_stream.api_error(502, "Bad Gateway", {"x-should-retry": "false"}, b"<h1>bad</h1>")
+    assert (err.retry_after, err.should_retry, err.url) == (
+        0.25, True, "http://u:pw@h/v1/chat/completions")
+    assert str(err) == ("HTTP 429 from http://***@h/v1/chat/completions (rate_limit_exceeded, "
+                        "requests): Rate limit reached")  # the URL shown without its password
+    err = oai_stream.api_error(502, "Bad Gateway", {"x-should-retry": "false"}, b"<h1>bad</h1>", url)
     assert (str(err), err.should_retry, err.retry_after) == (
-        "HTTP 502: Bad Gateway: '<h1>bad</h1>'", False, None)
-    assert str(oai_stream.api_error(500, "", {}, b"")) == "HTTP 500: no details"
-    assert str(oai_stream.api_error(503, "Service Unavailable", {}, b" \n")) == (
-        "HTTP 503: Service Unavailable")
-    assert oai_stream.api_error(500, "", {"x-should-retry": "maybe"}, b"").should_retry is None
+        "HTTP 502 from %s: Bad Gateway: '<h1>bad</h1>'" % url, False, None)
+    assert str(oai_stream.api_error(500, "", {}, b"", url)) == "HTTP 500 from %s: no details" % url
+    assert str(oai_stream.api_error(503, "Service Unavailable", {}, b" \n", url)) == (
+        "HTTP 503 from %s: Service Unavailable" % url)
+    assert oai_stream.api_error(500, "", {"x-should-retry": "maybe"}, b"", url).should_retry is None
     vllm = b'{"object": "error", "message": "bad tool", "type": "BadRequestError", "code": 400}'
-    assert str(oai_stream.api_error(400, "", {}, vllm)) == "HTTP 400 (400, BadRequestError): bad tool"
+    assert str(oai_stream.api_error(400, "", {}, vllm, url)) == (
+        "HTTP 400 from %s (400, BadRequestError): bad tool" % url)
     fastapi = b'{"detail": "Not Found"}'
-    assert str(oai_stream.api_error(404, "", {}, fastapi)) == "HTTP 404: Not Found"
+    assert str(oai_stream.api_error(404, "", {}, fastapi, url)) == "HTTP 404 from %s: Not Found" % url
     odd = b'{"error": {"message": ["a", 1], "code": {"x": 1}}}'
-    assert oai_stream.api_error(400, "", {}, odd).message == '["a", 1]'
-    assert str(oai_stream.api_error(400, "", {}, b'{"error": "plain words"}')) == "HTTP 400: plain words"
-    assert str(oai_stream.api_error(400, "", {}, b'"just a string"')) == "HTTP 400: just a string"
-    assert str(oai_stream.api_error(400, "", {}, b'[1, 2]')) == "HTTP 400: [1, 2]"
+    assert oai_stream.api_error(400, "", {}, odd, url).message == '["a", 1]'
+    assert str(oai_stream.api_error(400, "", {}, b'{"error": "plain words"}', url)) == (
+        "HTTP 400 from %s: plain words" % url)
+    assert str(oai_stream.api_error(400, "", {}, b'"just a string"', url)) == (
+        "HTTP 400 from %s: just a string" % url)
+    assert str(oai_stream.api_error(400, "", {}, b'[1, 2]', url)) == "HTTP 400 from %s: [1, 2]" % url
+    # Without a URL (an error event in a stream has none), the status alone.
+    assert str(oai_stream.APIError("m", 400)) == "HTTP 400: m"
+    assert str(oai_stream.APIError("m", 400, url=url)) == "HTTP 400 from %s: m" % url
 
 
 def test_redirect_policy():
@@ -1111,7 +1125,7 @@ def test_redirect_policy():
 ])
 def test_a_rejected_field_is_dropped_or_renamed_once(body, fixed, error, expected):
     request = build().__class__("chat", "http://h/v1/chat/completions", dict(body, model="m"), {},
-                                None, 5.0, None, 0, fixed, True)
+                                None, 5.0, None, 0, fixed, True, False)
     status, param, message = error
     new = oai_stream.without_rejected_field(request, api(status).__class__(message, status,
                                                                            param=param))
@@ -1127,15 +1141,25 @@ def test_network_failures_as_one_clear_line():
     import http.client
     url = "https://api.example.com/v1/chat/completions"
     host = "https://api.example.com:443"
+
+    def tls(reason, text):  # as OpenSSL raises it: its reason code set
+        exc = ssl.SSLError(1, text)
+        exc.reason = reason
+        return exc
+    verify = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+                                             "verify failed: self-signed certificate")
+    verify.reason, verify.verify_message = "CERTIFICATE_VERIFY_FAILED", "self-signed certificate"
     cases = [
         (socket.timeout("timed out"), oai_stream.IdleTimeout, True,
-         "timed out connecting to %s or waiting for its answer (timeout)" % host),
+         "no progress from %s for 600 s (timeout)" % host),
         (socket.gaierror(-2, "Name or service not known"), oai_stream.NetworkError, True,
          "cannot resolve %s: Name or service not known" % host),
-        (ConnectionRefusedError(111, "refused"), oai_stream.NetworkError, True,
-         "connection refused by %s" % host),
-        (ConnectionResetError(104, "reset"), oai_stream.NetworkError, True,
-         "connection reset by %s" % host),
+        (ConnectionRefusedError(111, "Connection refused"), oai_stream.NetworkError, True,
+         "cannot reach %s: Connection refused" % host),
+        (ConnectionResetError(104, "Connection reset by peer"), oai_stream.NetworkError, True,
+         "cannot reach %s: Connection reset by peer" % host),
+        (ConnectionResetError(), oai_stream.NetworkError, True,
+         "cannot reach %s: ConnectionResetError" % host),  # no words: its kind
         (http.client.RemoteDisconnected("gone"), oai_stream.NetworkError, True,
          "%s closed the connection without answering" % host),
         (http.client.BadStatusLine("HELLO"), oai_stream.NetworkError, True,
@@ -1145,28 +1169,47 @@ def test_network_failures_as_one_clear_line():
         (OSError("Tunnel connection failed: 407 Proxy Authentication Required"),
          oai_stream.NetworkError, False, "the proxy refused the tunnel to %s: 407 Proxy "
          "Authentication Required (check HTTPS_PROXY and its user:password)" % host),
-        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), oai_stream.NetworkError,
-         False, "TLS error with %s: [SSL: WRONG_VERSION_NUMBER] wrong version number" % host),
+        (tls("WRONG_VERSION_NUMBER", "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+         oai_stream.NetworkError, False,
+         "TLS error with %s: [SSL: WRONG_VERSION_NUMBER] wrong version number" % host),
+        (tls("UNEXPECTED_EOF_WHILE_READING", "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF"),
+         oai_stream.NetworkError, True,  # a handshake dropped by a balancer heals
+         "TLS error with %s: [SSL: UNEXPECTED_EOF_WHILE_READING] EOF" % host),
+        (verify, oai_stream.NetworkError, False,
+         "TLS certificate verification failed for %s: self-signed certificate. %s"
+         % (host, oai_stream._ca_hint())),
     ]
     for reason, kind, retry, message in cases:
         exc = oai_stream.network_error(reason, url)
         assert (type(exc), exc.retryable, str(exc)) == (kind, retry, message)
+    if sys.platform != "darwin":
+        assert oai_stream._ca_hint() == "To trust a corporate CA, set SSL_CERT_FILE to its PEM file"
+    # The timeout it was given, rounded; through a proxy, every failure names the proxy.
+    assert str(oai_stream.network_error(socket.timeout("timed out"), url, timeout=2.499999)) == (
+        "no progress from %s for 2.5 s (timeout)" % host)
+    for reason, message in ((ConnectionRefusedError(111, "Connection refused"),
+                             "cannot reach %s: Connection refused" % host),
+                            (socket.timeout("timed out"), "no progress from %s for 600 s (timeout)" % host)):
+        exc = oai_stream.network_error(reason, url, proxy="http://u:pw@proxy.example:3128")
+        assert str(exc) == message + " (through the proxy http://***@proxy.example:3128)"
 
 
 def test_error_objects_of_every_shape():
+    url = "http://h/v1/chat/completions"
+    head = "HTTP 422 from %s" % url
     shapes = [
-        ({"error": {"msg": "field required", "type": "value_error"}}, "HTTP 422 (value_error): field required"),
-        ({"error": {"code": "x" * 150}}, "HTTP 422 (%s...): %s" % ("x" * 100, json.dumps({"code": "x" * 150}))),
-        ({"error": {"message": "m", "type": "t" * 150, "param": 5}}, "HTTP 422 (%s...): m" % ("t" * 100)),
-        ({"error": ["a", 1]}, 'HTTP 422: ["a", 1]'),
+        ({"error": {"msg": "field required", "type": "value_error"}}, head + " (value_error): field required"),
+        ({"error": {"code": "x" * 150}}, head + " (%s...): %s" % ("x" * 100, json.dumps({"code": "x" * 150}))),
+        ({"error": {"message": "m", "type": "t" * 150, "param": 5}}, head + " (%s...): m" % ("t" * 100)),
+        ({"error": ["a", 1]}, head + ': ["a", 1]'),
     ]
     for body, message in shapes:
-        err = oai_stream.api_error(422, "", {}, json.dumps(body).encode())
+        err = oai_stream.api_error(422, "", {}, json.dumps(body).encode(), url)
         assert str(err) == message
-    assert oai_stream.api_error(422, "", {}, b'{"error": {"message": "m", "param": 5}}').param is None
-    assert oai_stream.api_error(502, "R" * 150, {}, b"x").message == "%s...: 'x'" % ("R" * 100)
-    assert str(oai_stream.api_error(502, "", {}, b"<h1>")) == "HTTP 502: '<h1>'"
-    assert oai_stream.api_error(502, "", {}, b"\xff\xfeoops").message == "'\ufffd\ufffdoops'"
+    assert oai_stream.api_error(422, "", {}, b'{"error": {"message": "m", "param": 5}}', url).param is None
+    assert oai_stream.api_error(502, "R" * 150, {}, b"x", url).message == "%s...: 'x'" % ("R" * 100)
+    assert str(oai_stream.api_error(502, "", {}, b"<h1>", url)) == "HTTP 502 from %s: '<h1>'" % url
+    assert oai_stream.api_error(502, "", {}, b"\xff\xfeoops", url).message == "'\ufffd\ufffdoops'"
 
 
 def test_retry_boundaries_and_redirect_locations():
@@ -1186,7 +1229,7 @@ def test_retry_boundaries_and_redirect_locations():
 def test_a_rejected_field_never_ping_pongs_nor_drops_the_wrong_one():
     def request(body):
         return build().__class__("chat", "http://h/v1/chat/completions", body, {}, None, 5.0, None,
-                                 0, (), True)
+                                 0, (), True, False)
 
     def rejected(message, param=None):
         return oai_stream.APIError(message, 400, param=param)
@@ -1202,7 +1245,7 @@ def test_a_rejected_field_never_ping_pongs_nor_drops_the_wrong_one():
 def test_keys_are_redacted_by_length_and_refused_with_controls():
     def shown(key):
         return repr(build().__class__("chat", "http://h/v1", {"model": "m"}, {}, key, 5.0, None, 0,
-                                      (), True))
+                                      (), True, False))
     assert shown(None).endswith("key=none)") and shown("").endswith("key=none)")
     assert shown("k" * 12).endswith("key=***)") and shown("k" * 12 + "WXYZ").endswith("key=...WXYZ)")
     assert shown("k" * 9 + "WXYZ").endswith("key=...WXYZ)")  # 13 characters: the last four
@@ -1221,7 +1264,7 @@ def test_urls_as_http_carries_them():
         "http://xn--bcher-kva.example:8080/v1/chat/completions")
     with pytest.raises(oai_stream.ConfigError) as info:
         build(base_url="http://b\u00fccher..x/v1", env={})
-    assert str(info.value) == ("base URL has a host that is not a valid domain name: "
+    assert str(info.value) == ("base_url has a host that is not a valid domain name: "
                                "'http://b\u00fccher..x/v1'")
     assert oai_stream._endpoint("http://h/v1?a=1", "/chat/completions", "api-version=2")[0] == (
         "http://h/v1/chat/completions?a=1&api-version=2")
@@ -1364,10 +1407,15 @@ def test_no_key_for_openai_fails_but_local_servers_need_none():
 
 
 def test_bad_base_url_and_api():
-    with pytest.raises(oai_stream.ConfigError, match="must be http"):
+    # Our messages name the parameter first, and keep it in .param for the CLI's flag.
+    with pytest.raises(oai_stream.ConfigError) as info:
         build(base_url="ftp://x")
-    with pytest.raises(oai_stream.ConfigError, match="unknown api"):
+    assert (str(info.value), info.value.param) == (
+        "base_url must be http:// or https:// with a host, got 'ftp://x'", "base_url")
+    with pytest.raises(oai_stream.ConfigError) as info:
         build(api="nope")
+    assert (str(info.value), info.value.param) == (
+        "api must be one of chat, completions, responses, got 'nope'", "api")
 
 
 # ---------------------------------------------------------------------------
@@ -1490,7 +1538,9 @@ def test_a_key_echoed_by_the_server_is_scrubbed(server, tmp_path):
     path.write_text(KEY)
     env = clean_env(OPENAI_API_KEY=None)
     r = run(["--base-url", server.url, "--api-key-file", str(path), "q"], env=env)
-    assert r.rc == 1 and one_line(r.err) == "oai_stream: HTTP 401 (invalid_request_error): bad key ...WXYZ"
+    assert r.rc == 1 and one_line(r.err) == (
+        "oai_stream: HTTP 401 from %s/chat/completions (invalid_request_error): bad key ...WXYZ"
+        % server.url)
     r = run(["--base-url", server.url, "-H", "Authorization: Bearer " + KEY, "q"], env=env)
     assert r.rc == 1 and r.err.endswith("bad key ...WXYZ\n")  # run() checks every output for KEY
 
@@ -1530,14 +1580,21 @@ def test_help_and_version_import_no_network_modules():
     assert out.decode().splitlines()[-1] == "[]"
 
 
-def test_plain_http_runs_load_no_ssl(server):
+@pytest.mark.parametrize("before", ["", "import ssl, http.client, urllib.request; "])
+def test_a_plain_http_run_leaves_the_host_programs_modules_intact(server, before):
+    """main() in a host program, over plain http://: https stays usable for the host, whether
+    it imported http.client and urllib.request before or imports them after."""
     server.push(chat_reply(["ok"]))
-    code = ("import sys, oai_stream; rc = oai_stream.main(sys.argv[1:]);"
-            "sys.stderr.write('ssl loaded: %s' % (sys.modules.get('ssl') is not None)); sys.exit(rc)")
+    code = (before + "import sys, oai_stream; mods = dict(sys.modules);"
+            "rc = oai_stream.main(sys.argv[1:]);"
+            "import http.client, urllib.request;"
+            "same = all(sys.modules.get(n) is m for n, m in mods.items());"
+            "sys.stderr.write('%s %s %s' % (same, hasattr(http.client, 'HTTPSConnection'),"
+            " hasattr(urllib.request, 'HTTPSHandler'))); sys.exit(rc)")
     proc = subprocess.Popen([PY, "-c", code, "--base-url", server.url, "q"], cwd=HERE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     out, err = proc.communicate(timeout=30)
-    assert (proc.returncode, out, err) == (0, b"ok\n", b"ssl loaded: False")
+    assert (proc.returncode, out, err) == (0, b"ok\n", b"True True True")
 
 
 def test_import_has_no_side_effects():
@@ -1673,17 +1730,18 @@ FAULTS = [  # name, replies, expected: error type and message (or the text), req
     ("no location", [[head(307, None, chunked=False, length=0)]],
      (oai_stream.RedirectError, "HTTP 307 redirect without a Location"), 1),
     ("300", [json_reply(300, {"error": {"message": "choose"}})], (oai_stream.APIError,
-                                                                  "HTTP 300: choose"), 1),
+                                                                  "HTTP 300 from %(url)s: choose"), 1),
     ("closed", [[b""]], (oai_stream.NetworkError,
                          "%(origin)s closed the connection without answering"), 1),
     ("not http", [[b"HELLO\r\n\r\n"]], (oai_stream.NetworkError,
                                           "%(origin)s did not answer with valid HTTP: 'HELLO'"), 1),
     ("head in pieces", [[b"HTTP/1.1 2", 0.05, b"00 OK\r\nTransfer-Encoding: chunked\r\n", 0.05,
                          b"\r\n" + chunk(b"".join(chat_events(["whole"]))) + END]], "whole", 1),
-    ("big error body", [BIG_ERROR], (oai_stream.APIError, "HTTP 400: Bad Request: '{\"error\": "
-                                     "{\"message\": \"%s...'" % ("y" * 177)), 1),
+    ("big error body", [BIG_ERROR], (oai_stream.APIError, "HTTP 400 from %(url)s: Bad Request: '{\"error\": "
+                                     "{\"message\": \"" + "y" * 177 + "...'"), 1),
     ("stalled error body", [[error_head(400, 100), b'{"error": {"message": "half', HOLD]],
-     (oai_stream.APIError, "HTTP 400: Bad Request: '{\"error\": {\"message\": \"half'"), 1),
+     (oai_stream.APIError, "HTTP 400 from %(url)s: Bad Request: '{\"error\": {\"message\": "
+                          "\"half'"), 1),
 ]
 
 
@@ -1699,14 +1757,17 @@ def test_both_transports_meet_the_same_faults_the_same_way(server, transport, na
         with pytest.raises(expected[0]) as info:
             consume(transport, prompt="hi", base_url=server.url, retries=0,
                     timeout=0.5 if stall else 3)
-        assert str(info.value) == expected[1] % {"origin": "http://127.0.0.1:%d" % server.port}
+        assert str(info.value) == expected[1] % {"origin": "http://127.0.0.1:%d" % server.port,
+                                                 "url": server.url + "/chat/completions"}
     assert len(server.requests) == requests
     assert time.monotonic() - start < 2
 
 
 def test_read_errors_are_one_of_ours():
     import errno
-    cases = [(ConnectionResetError(), "connection reset by the server in the middle of the stream"),
+    cases = [(ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
+              "stream interrupted: Connection reset by peer"),  # the system's words
+             (ConnectionResetError(), "stream interrupted: ConnectionResetError"),
              (OSError(errno.EPIPE, "Broken pipe"), "stream interrupted: Broken pipe"),
              (http.client.IncompleteRead(b"ab", 5), "stream interrupted: IncompleteRead(2 bytes "
                                                      "read, 5 more expected)"),
@@ -1716,17 +1777,20 @@ def test_read_errors_are_one_of_ours():
         assert type(err) is oai_stream.NetworkError and str(err) == message
 
 
-def test_both_transports_bound_a_whole_json_answer(server, transport):
+def test_both_transports_bound_a_whole_json_answer(server, transport, monkeypatch):
+    monkeypatch.setattr(oai_stream, "MAX_BODY_SIZE", 300000)  # 16 MiB works alike, slower
+
     def answer(size):
         obj = {"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]}
         pad = size - len(json.dumps(obj))
         obj["choices"][0]["message"]["content"] = "x" * pad
         return json_reply(200, obj)
     server.push(answer(oai_stream.MAX_BODY_SIZE), answer(oai_stream.MAX_BODY_SIZE + 1))
-    assert len(consume(transport, prompt="hi", base_url=server.url)[1].text) > 2000000
+    empty = json.dumps({"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]})
+    assert len(consume(transport, prompt="hi", base_url=server.url)[1].text) == 300000 - len(empty)
     with pytest.raises(oai_stream.ProtocolError) as info:
         consume(transport, prompt="hi", base_url=server.url)
-    assert str(info.value) == "JSON answer larger than 2097152 bytes"
+    assert str(info.value) == "JSON answer larger than 300000 bytes"
 
 
 def test_messages_must_be_role_dicts():
@@ -1944,8 +2008,9 @@ def test_http_error_status_prints_the_server_message(server):
     server.push(error_reply(401, "Incorrect API key provided: sk-...WXYZ.", code="invalid_api_key"))
     r = cli(server, "q")
     assert r.rc == 1 and r.out == b""
-    assert one_line(r.err) == ("oai_stream: HTTP 401 (invalid_api_key, invalid_request_error): "
-                               "Incorrect API key provided: sk-...WXYZ.")
+    assert one_line(r.err) == ("oai_stream: HTTP 401 from %s/chat/completions (invalid_api_key, "
+                               "invalid_request_error): Incorrect API key provided: sk-...WXYZ."
+                               % server.url)
     assert len(server.requests) == 1  # 401 is never retried
 
 
@@ -1953,8 +2018,8 @@ def test_server_messages_cannot_break_lines_or_the_terminal(server):
     server.push(error_reply(400, "Engine error (most recent call last):\n  File x\n\x1b[2JValueError: no"))
     r = cli(server, "q")
     assert r.rc == 1 and one_line(r.err) == (
-        "oai_stream: HTTP 400 (invalid_request_error): Engine error (most recent call last): File x "
-        "[2JValueError: no")
+        "oai_stream: HTTP 400 from %s/chat/completions (invalid_request_error): Engine error (most "
+        "recent call last): File x [2JValueError: no" % server.url)
 
 
 def test_html_error_page_gives_a_sanitised_excerpt(server):
@@ -1962,16 +2027,18 @@ def test_html_error_page_gives_a_sanitised_excerpt(server):
     server.push(json_reply(502, page, ctype="text/html"))
     r = cli(server, "--retries", "0", "q")
     assert r.rc == 1
-    assert one_line(r.err) == ("oai_stream: HTTP 502: Bad Gateway: '<html> <head><title>502 Bad "
-                               "Gateway</title></head> <body> [31mnginx</body></html>'")
+    assert one_line(r.err) == ("oai_stream: HTTP 502 from %s/chat/completions: Bad Gateway: '<html> "
+                               "<head><title>502 Bad Gateway</title></head> <body> [31mnginx"
+                               "</body></html>'" % server.url)
 
 
 def test_huge_error_body_is_cut_and_memory_stays_small(server):
     block = b"<p>x</p>" * 8192
     server.push([head(500, "text/html", chunked=False)] + [block] * 800)  # 52 MB, close-delimited
     rc, out, err, rss = rss_run(["--base-url", server.url, "--retries", "0", "q"])
-    assert rc == 1 and one_line(err).startswith("oai_stream: HTTP 500: Internal Server Error: '<p>x</p>")
-    assert len(err) < 400 and rss < 60 * 1024, "peak RSS %d KiB" % rss
+    assert rc == 1 and one_line(err).startswith(
+        "oai_stream: HTTP 500 from %s/chat/completions: Internal Server Error: '<p>x</p>" % server.url)
+    assert len(err) < 450 and rss < 60 * 1024, "peak RSS %d KiB" % rss
 
 
 def test_error_inside_stream_keeps_the_text(server):
@@ -2036,7 +2103,7 @@ def test_connection_reset_mid_stream(server):
     server.push([head(), chunk(chat_chunk("before reset")), Seen(), RESET])
     r = cli(server, "q")
     assert (r.rc, r.text) == (1, "before reset\n")
-    assert one_line(r.err) == "oai_stream: connection reset by the server in the middle of the stream"
+    assert one_line(r.err) == "oai_stream: stream interrupted: Connection reset by peer"
 
 
 def test_invalid_json_event(server):
@@ -2150,15 +2217,15 @@ def test_idle_timeout_before_the_answer(server):
     start = time.monotonic()
     r = cli(server, "--timeout", "0.3", "--retries", "0", "q")
     assert r.rc == 1 and time.monotonic() - start < 5
-    assert one_line(r.err) == ("oai_stream: timed out connecting to http://127.0.0.1:%d or waiting "
-                               "for its answer (--timeout)" % server.port)
+    assert one_line(r.err) == ("oai_stream: no progress from http://127.0.0.1:%d for 0.3 s (--timeout)"
+                               % server.port)
 
 
 def test_idle_timeout_mid_stream_keeps_the_text(server):
     server.push([head(), chunk(chat_chunk("started")), HOLD])
     r = cli(server, "--timeout", "0.3", "q")
     assert (r.rc, r.text) == (1, "started\n")
-    assert one_line(r.err) == "oai_stream: no progress from the server for 0.3 s (--timeout); the stream stalled"
+    assert one_line(r.err) == "oai_stream: no progress from the server for 0.3 s (--timeout)"
 
 
 def test_slow_but_steady_stream_never_times_out(server):
@@ -2194,7 +2261,7 @@ def test_line_without_end_is_bounded(server):
     block = b"x" * 65536
     server.push(sse_reply(b"data: " + block, *([block] * 400)))  # 26 MB, one line
     rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
-    assert rc == 1 and one_line(err) == "oai_stream: event stream line exceeds the 2097152-byte limit"
+    assert rc == 1 and one_line(err) == "oai_stream: event stream line exceeds the 16777216-byte limit"
     assert rss < 120 * 1024, "peak RSS %d KiB" % rss
 
 
@@ -2312,7 +2379,8 @@ def test_retries_5xx_then_succeeds(server):
                 error_reply(500, "oops", headers=[("Retry-After", "0")]), chat_reply(["ok"]))
     r = cli(server, "-v", "q")
     assert (r.rc, r.text) == (0, "ok\n") and len(server.requests) == 3
-    assert "HTTP 503 (invalid_request_error): busy; retrying in 0.0 s (retry 1 of 2)" in r.err
+    assert ("HTTP 503 from %s/chat/completions (invalid_request_error): busy; retrying in 0.0 s "
+            "(retry 1 of 2)" % server.url) in r.err
     assert all(q["json"] == server.requests[0]["json"] for q in server.requests)
 
 
@@ -2342,7 +2410,8 @@ def test_retries_give_up_after_n(server):
                                 headers=[("retry-after-ms", "1")]))
     r = cli(server, "--retries", "2", "q")
     assert r.rc == 1 and len(server.requests) == 3
-    assert r.err.endswith("HTTP 429 (rate_limit_exceeded, invalid_request_error): slow down\n")
+    assert r.err.endswith("HTTP 429 from %s/chat/completions (rate_limit_exceeded, "
+                          "invalid_request_error): slow down\n" % server.url)
     assert cli(server, "--retries", "0", "q").rc == 1 and len(server.requests) == 4
 
 
@@ -2358,7 +2427,8 @@ def test_retry_wait_is_announced_when_long(server):
     server.push(error_reply(503, "busy", headers=[("Retry-After", "1.2")]), chat_reply(["ok"]))
     r = cli(server, "q")
     assert r.rc == 0 and one_line(r.err) == (
-        "oai_stream: HTTP 503 (invalid_request_error): busy; retrying in 1.2 s (retry 1 of 2)")
+        "oai_stream: HTTP 503 from %s/chat/completions (invalid_request_error): busy; retrying in "
+        "1.2 s (retry 1 of 2)" % server.url)
 
 
 def test_connection_refused_is_retried_then_reported():
@@ -2368,13 +2438,17 @@ def test_connection_refused_is_retried_then_reported():
     sock.close()  # nothing listens there now
     r = run(["--base-url", "http://127.0.0.1:%d/v1" % port, "-v", "q"])
     assert r.rc == 1 and r.err.count("retrying in") == 2
-    assert r.err.endswith("oai_stream: connection refused by http://127.0.0.1:%d\n" % port)
+    assert r.err.endswith("oai_stream: cannot reach http://127.0.0.1:%d: Connection refused\n" % port)
 
 
 def test_dns_failure_is_one_line():
     r = run(["--base-url", "http://nonexistent-host.invalid/v1", "--retries", "0", "q"])
     assert r.rc == 1
-    assert one_line(r.err).startswith("oai_stream: cannot resolve http://nonexistent-host.invalid:80: ")
+    # Plain http:// to another host: the key is withheld, said once, before the error.
+    notice, error = r.err.splitlines()
+    assert notice == ("oai_stream: the key is not sent in cleartext to http://nonexistent-host.invalid"
+                      "/v1/chat/completions (http://, not this machine); --allow-http-key sends it")
+    assert error.startswith("oai_stream: cannot resolve http://nonexistent-host.invalid:80: ")
 
 
 def test_never_retried_once_text_was_written(server):
@@ -2406,7 +2480,7 @@ def test_redirect_to_another_host_is_refused():
         assert r.rc == 1 and other.requests == []
         assert one_line(r.err) == ("oai_stream: server redirected (HTTP 307) to another origin, "
                                    "%s/chat/completions; not following with your key. Use that URL "
-                                   "as --base-url if you trust it" % other.url)
+                                   "as the base URL if you trust it" % other.url)
     finally:
         other.close()
         server.close()
@@ -2419,7 +2493,7 @@ def test_redirects_that_turn_post_into_get_are_refused(server, status):
     assert r.rc == 1 and len(server.requests) == 1
     assert one_line(r.err) == ("oai_stream: server redirected (HTTP %d) to http://127.0.0.1:%d/elsewhere;"
                                " not following: it would turn the POST into a GET. Use that URL as "
-                               "--base-url" % (status, server.port))
+                               "the base URL" % (status, server.port))
 
 
 def test_redirect_loop_stops(server):
@@ -2443,7 +2517,7 @@ def certs(tmp_path_factory):
     ssl_cmd("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650",
             "-subj", "/CN=oai_stream test CA", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     ssl_cmd("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
-    for name, san, days in (("good", "DNS:localhost,IP:127.0.0.1", "3650"),
+    for name, san, days in (("good", "DNS:localhost,DNS:proxied.test,IP:127.0.0.1", "3650"),
                             ("wronghost", "DNS:api.example.invalid", "3650"),
                             ("expired", "DNS:localhost,IP:127.0.0.1", "-1")):
         with open(os.path.join(d, name + ".ext"), "w") as f:
@@ -2465,10 +2539,14 @@ def tls_server(certs, name="good", key="srv.key"):
     return FakeServer(tls=ctx, default=chat_reply(["secure"]))
 
 
+PROXIED = "proxied.test"  # a name no resolver knows but FakeProxy (RFC 6761 reserves .test)
+
+
 class FakeProxy:
     """A forward proxy on loopback, for the fast suite (tinyproxy is the real peer): it relays
     absolute-form requests and opens CONNECT tunnels, recording each request line and its
-    Proxy-Authorization; `refuse` answers 407 instead."""
+    Proxy-Authorization; `refuse` answers 407 instead. It resolves the name PROXIED (which
+    only it knows) to 127.0.0.1: a loopback URL never goes through a proxy, that name does."""
 
     def __init__(self, refuse=False):
         self.sock = socket.socket()
@@ -2504,11 +2582,11 @@ class FakeProxy:
         method, target, version = lines[0].split(" ")
         if method == "CONNECT":
             host, port = target.rsplit(":", 1)
-            up = socket.create_connection((host, int(port)))
+            up = socket.create_connection((self._resolve(host), int(port)))
             conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         else:
             url = urlsplit(target)
-            up = socket.create_connection((url.hostname, url.port))
+            up = socket.create_connection((self._resolve(url.hostname), url.port))
             lines[0] = "%s %s %s" % (method, url.path + ("?" + url.query if url.query else ""),
                                      version)
             up.sendall("\r\n".join(l for l in lines if not l.lower().startswith("proxy-"))
@@ -2516,6 +2594,10 @@ class FakeProxy:
         up.sendall(rest)
         threading.Thread(target=self._pipe, args=(up, conn), daemon=True).start()
         self._pipe(conn, up)
+
+    @staticmethod
+    def _resolve(host):
+        return "127.0.0.1" if host == PROXIED else host
 
     @staticmethod
     def _pipe(src, dst):
@@ -2542,32 +2624,63 @@ def test_both_transports_go_through_a_proxy(certs, server, transport, monkeypatc
     with_auth = proxy.url.replace("http://", "http://pu:pp@")  # Basic cHU6cHA=
     monkeypatch.setenv("http_proxy", with_auth)
     monkeypatch.setenv("https_proxy", proxy.url)
+    plain = server.url.replace("127.0.0.1", PROXIED)  # only the proxy can reach it
+    secure = tls.url.replace("127.0.0.1", PROXIED)  # its certificate names PROXIED too
     try:
-        server.push(chat_reply(["plain"]))
-        assert consume(transport, prompt="q", base_url=server.url + "?v=1")[0] == ["plain"]
-        assert proxy.seen[-1] == ("POST %s/chat/completions?v=1 HTTP/1.1" % server.url, "Basic cHU6cHA=")
+        server.push(chat_reply(["plain"]), chat_reply(["no key"]))
+        assert consume(transport, prompt="q", base_url=plain + "?v=1", allow_http_key=True)[0] == [
+            "plain"]
+        assert proxy.seen[-1] == ("POST %s/chat/completions?v=1 HTTP/1.1" % plain, "Basic cHU6cHA=")
         assert server.last["path"] == "/v1/chat/completions?v=1"
-        assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
+        assert server.last["headers"]["authorization"] == "Bearer " + KEY  # allowed: sent
+        assert consume(transport, prompt="q", base_url=plain)[0] == ["no key"]
+        assert "authorization" not in server.last["headers"]  # plain http:// beyond loopback
+        assert consume(transport, prompt="q", base_url=secure)[0] == ["secure"]
         line, auth = proxy.seen[-1]
-        assert line.startswith("CONNECT 127.0.0.1:%d HTTP/1." % tls.port) and auth is None
+        assert line.startswith("CONNECT %s:%d HTTP/1." % (PROXIED, tls.port)) and auth is None
+        assert tls.last["headers"]["authorization"] == "Bearer " + KEY  # https: always sent
         monkeypatch.setenv("https_proxy", with_auth)
-        assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
+        assert consume(transport, prompt="q", base_url=secure)[0] == ["secure"]
         assert proxy.seen[-1][1] == "Basic cHU6cHA="
-        monkeypatch.setenv("https_proxy", refusing.url)
-        with pytest.raises(oai_stream.NetworkError) as info:
-            consume(transport, prompt="q", base_url=tls.url, retries=2)
-        assert str(info.value) == (
-            "the proxy refused the tunnel to https://127.0.0.1:%d: 407 Proxy Authentication "
-            "Required (check HTTPS_PROXY and its user:password)" % tls.port)
-        assert len(refusing.seen) == 1  # not retried
-        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        # A loopback URL goes direct, whatever the proxy variables say.
         n = len(proxy.seen)
         assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
-        assert len(proxy.seen) == n  # went direct
+        server.push(chat_reply(["direct"]))
+        assert consume(transport, prompt="q", base_url=server.url)[0] == ["direct"]
+        assert len(proxy.seen) == n
+        monkeypatch.setenv("https_proxy", refusing.url)
+        with pytest.raises(oai_stream.NetworkError) as info:
+            consume(transport, prompt="q", base_url=secure, retries=2)
+        assert str(info.value) == (
+            "the proxy refused the tunnel to https://%s:%d: 407 Proxy Authentication Required "
+            "(check HTTPS_PROXY and its user:password) (through the proxy %s)"
+            % (PROXIED, tls.port, refusing.url))
+        assert len(refusing.seen) == 1  # not retried
+        assert len(proxy.seen) == n
     finally:
         tls.close()
         proxy.close()
         refusing.close()
+
+
+def test_which_urls_go_through_a_proxy(monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert oai_stream._proxy_for("http://api.example.com/v1") is None  # no variables
+    monkeypatch.setenv("http_proxy", "http://u:p@proxy.example:3128")
+    monkeypatch.setenv("https_proxy", "http://tls-proxy.example:3128")
+    assert oai_stream._proxy_for("http://api.example.com/v1") == "http://u:p@proxy.example:3128"
+    assert oai_stream._proxy_for("https://api.example.com/v1") == "http://tls-proxy.example:3128"
+    for loopback in ("http://127.0.0.1:8000/v1", "https://127.1.2.3/v1", "http://localhost:11434/v1",
+                     "http://LOCALHOST/v1", "http://[::1]:8000/v1"):
+        assert oai_stream._proxy_for(loopback) is None, loopback  # a proxy cannot reach it
+    for not_loopback in ("http://127.0.0.1.example/v1", "http://128.0.0.1/v1",
+                         "http://localhost.example/v1"):
+        assert oai_stream._proxy_for(not_loopback) == "http://u:p@proxy.example:3128", not_loopback
+    monkeypatch.setenv("no_proxy", "example.com,.internal")
+    assert oai_stream._proxy_for("https://api.example.com/v1") is None
+    assert oai_stream._proxy_for("http://gpu.internal/v1") is None
+    assert oai_stream._proxy_for("https://api.example.org/v1") == "http://tls-proxy.example:3128"
 
 
 def test_tls_verified_with_ssl_cert_file(certs):
@@ -2737,11 +2850,13 @@ def test_peer_tinyproxy_with_astream(certs, tinyproxy, monkeypatch):
         plain.close()
 
 
-def test_no_proxy_bypasses_the_proxy(server):
-    server.push(chat_reply(["direct"]))
+def test_loopback_and_no_proxy_bypass_the_proxy(server):
+    # NO_PROXY for other hosts: test_which_urls_go_through_a_proxy; loopback never needs it.
+    server.push(chat_reply(["direct"]), chat_reply(["direct"]))
     dead = "http://127.0.0.1:%d" % free_port()
-    r = cli(server, "q", env=clean_env(HTTP_PROXY=dead, HTTPS_PROXY=dead, NO_PROXY="127.0.0.1"))
-    assert (r.rc, r.text) == (0, "direct\n")
+    for no_proxy in ("127.0.0.1", None):
+        r = cli(server, "q", env=clean_env(HTTP_PROXY=dead, HTTPS_PROXY=dead, NO_PROXY=no_proxy))
+        assert (r.rc, r.text) == (0, "direct\n")
 
 
 # ---------------------------------------------------------------------------
@@ -2854,20 +2969,28 @@ def test_usage_line_arithmetic(server):
     events = chat_events(["a", "b", "c"], usage={"prompt_tokens": 4, "completion_tokens": 3})
     server.push(sse_reply(*[p for e in events for p in (e, 0.02)]),
                 sse_reply(*[p for e in chat_events(["a", "b", "c"]) for p in (e, 0.02)]),
-                sse_reply(*chat_events(["a"], usage={"total_tokens": 9})))
+                sse_reply(*chat_events(["a"], usage={"total_tokens": 9})),
+                sse_reply(b"".join(chat_events(["a", "b", "c"], usage={  # all in one read
+                    "prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7,
+                    "prompt_tokens_details": {"cached_tokens": 2},
+                    "completion_tokens_details": {"reasoning_tokens": 1}}))))
     _, s = consume("sync", prompt="q", base_url=server.url, usage=True)
     span = s.elapsed - s.first_token_time
-    assert oai_stream._usage_line(s) == (
+    assert s.text_reads == 3 and oai_stream._usage_line(s) == (
         "usage: 4 prompt + 3 completion = 7 tokens; first token %.2f s, %.1f tokens/s"
         % (s.first_token_time, 3 / span))
     _, s = consume("sync", prompt="q", base_url=server.url)
-    span = s.elapsed - s.first_token_time
-    assert s.parts_received == 3 and oai_stream._usage_line(s) == (
-        "usage: not reported by the server; first token %.2f s, %.1f deltas/s"
-        % (s.first_token_time, 2 / span))
+    assert s.text_reads == 3 and oai_stream._usage_line(s) == (  # no count: no speed
+        "usage: not reported by the server; first token %.2f s" % s.first_token_time)
     _, s = consume("sync", prompt="q", base_url=server.url)
-    assert oai_stream._usage_line(s).startswith("usage: not reported by the server; first token")
-    assert s.adapter.usage_counts() == (None, None, 9)
+    assert oai_stream._usage_line(s) == (
+        "usage: not reported by the server; first token %.2f s" % s.first_token_time)
+    assert s.adapter.usage_counts() == (None, None, 9, None, None)
+    _, s = consume("sync", prompt="q", base_url=server.url, usage=True)
+    assert s.adapter.usage_counts() == (4, 3, 7, 1, 2)
+    assert s.text_reads == 1 and oai_stream._usage_line(s) == (  # one read: no speed measured
+        "usage: 4 prompt (2 cached) + 3 completion (1 reasoning) = 7 tokens; first token %.2f s"
+        % s.first_token_time)
 
 
 def test_usage_degrades_when_the_server_sends_none(server):
@@ -2875,8 +2998,8 @@ def test_usage_degrades_when_the_server_sends_none(server):
     r = cli(server, "--usage", "q")
     assert r.rc == 0
     line = one_line(r.err)
-    assert line.startswith("oai_stream: usage: not reported by the server; first token ")
-    assert line.endswith(" deltas/s")
+    assert re.match(r"oai_stream: usage: not reported by the server; first token \d+\.\d\d s$",
+                    line), line
 
 
 def test_responses_usage(server):
@@ -3050,16 +3173,23 @@ DEEP = "[" * 100000 + "]" * 100000
 @pytest.mark.parametrize("reply,message", [
     (sse_reply(b'data: {"a": ' + DEEP.encode() + b"}\n\n"), "invalid JSON in stream event"),
     (json_reply(200, b'{"a": ' + DEEP.encode() + b"}"), "invalid JSON answer"),
-    (json_reply(400, b'{"error": ' + DEEP.encode() + b"}"), "HTTP 400: Bad Request: '{\"error\": [[[[[["),
+    (json_reply(400, b'{"error": ' + DEEP.encode() + b"}"),
+     "HTTP 400 from %(url)s/chat/completions: Bad Request: '{\"error\": [[[[[["),
     (sse_reply(b'data: {"choices": [{"index": 0, "delta": {"content": 1' + b"0" * 5000 + b'}}]}\n\n'),
      "invalid JSON in stream event" if hasattr(sys, "get_int_max_str_digits")  # 3.7.14+ ...
      else "stream ended before the answer was complete"),  # else it converts: no text
-    (json_reply(200, b"[" + b"{}," * 500000 + b"{}]"), "too many nested objects"),
+    # More values than MAX_JSON_VALUES: each `[`, `{` and `,` counts, nested or not.
+    (json_reply(200, b"[" + b"{}," * (oai_stream.MAX_JSON_VALUES // 2) + b"{}]"),
+     "invalid JSON answer: more than %d values" % oai_stream.MAX_JSON_VALUES),
+    (json_reply(200, b"[" + b"1," * oai_stream.MAX_JSON_VALUES + b"1]"),
+     "invalid JSON answer: more than %d values" % oai_stream.MAX_JSON_VALUES),
 ])
 def test_hostile_json_is_one_clean_line(server, reply, message):
     server.push(reply)
     r = cli(server, "--retries", "0", "q")
-    assert r.rc == 1 and message in one_line(r.err) and len(r.err.splitlines()) == 1, r
+    assert r.rc == 1 and message % {"url": server.url} in one_line(r.err), r
+    if "values" in message:
+        assert one_line(r.err) == "oai_stream: " + message
 
 
 def test_values_of_the_wrong_type_are_ignored_and_the_text_kept(server):
@@ -3119,12 +3249,13 @@ def test_decompression_bombs_and_tiny_lines_keep_memory_bounded(server):
     server.push(sse_reply(*[bomb[i:i + 65536] for i in range(0, len(bomb), 65536)],
                           headers=[("Content-Encoding", "gzip")]))
     rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
-    assert rc == 1 and "event exceeds the 2097152-byte limit" in err
+    assert rc == 1 and one_line(err) == "oai_stream: event exceeds the 16777216-byte limit"
     assert rss < 100 * 1024, "peak RSS %d KiB" % rss
-    lines = b"data:\n" * 2000000  # 12 MB of empty data lines in one event
+    lines = b"data:\n" * 3000000  # 18 MB of empty data lines in one event, over 16 MiB
     server.push(sse_reply(*[lines[i:i + 65536] for i in range(0, len(lines), 65536)]))
     rc, out, err, rss = rss_run(["--base-url", server.url, "q"])
-    assert rc == 1 and "event exceeds" in err and rss < 100 * 1024, "peak RSS %d KiB" % rss
+    assert rc == 1 and one_line(err) == "oai_stream: event exceeds the 16777216-byte limit"
+    assert rss < 100 * 1024, "peak RSS %d KiB" % rss
 
 
 def test_second_round_of_hostile_inputs(server, transport):
@@ -3409,11 +3540,11 @@ def test_keep_alives_alone_are_no_progress_and_max_time_bounds_the_answer(server
     start = time.monotonic()
     r = cli(server, "--timeout", "0.5", "q")
     assert (r.rc, r.text) == (1, "a\n") and time.monotonic() - start < 4
-    assert "no progress from the server for 0.5 s" in r.err
+    assert one_line(r.err) == "oai_stream: no progress from the server for 0.5 s (--timeout)"
     server.push(sse_reply(*[x for t in range(100) for x in (chat_chunk("t"), 0.05)]))
     start = time.monotonic()
     r = cli(server, "--max-time", "0.6", "q")
-    assert r.rc == 1 and "the answer took longer than --max-time (0.6 s)" in r.err
+    assert r.rc == 1 and one_line(r.err) == "oai_stream: the answer took longer than 0.6 s (--max-time)"
     assert 0 < len(r.text) < 100 and time.monotonic() - start < 4
 
 
@@ -3428,7 +3559,8 @@ def test_no_text_and_no_reason_is_not_an_answer(server):
     assert (r.rc, r.out) == (1, b"") and "ended without any text and without a finish reason" in r.err
     server.push(chat_reply(["chat text"]))
     r = cli(server, "--api", "completions", "q")
-    assert r.rc == 1 and r.err.rstrip().endswith("look like --api 'chat' chunks; try --api chat")
+    assert r.rc == 1 and one_line(r.err) == ("oai_stream: the stream ended without any text; its "
+                                             "events look like api='chat' chunks; try --api chat")
     server.push(chat_reply([]))  # the server ended it on purpose: a notice, exit 0
     r = cli(server, "q")
     assert r.rc == 0 and one_line(r.err) == "oai_stream: the answer is empty (finish_reason: stop)"
@@ -3440,7 +3572,9 @@ def test_no_text_and_no_reason_is_not_an_answer(server):
 def test_a_404_names_the_url_and_the_likely_fix(server):
     server.push(json_reply(404, {"detail": "Not Found"}))
     r = cli(server, "q")
-    assert r.rc == 1 and "check --base-url (most servers want it to end in /v1)" in r.err
+    assert r.rc == 1 and one_line(r.err) == (
+        "oai_stream: HTTP 404 from %s/chat/completions: Not Found; check --base-url (most servers "
+        "want it to end in /v1) and that the server offers this API (--api)" % server.url)
     server.push(error_reply(404, "The model `x` does not exist", code="model_not_found"))
     r = cli(server, "q")
     assert r.err.rstrip().endswith("list the server's models with --models")
@@ -3450,15 +3584,38 @@ def test_models_lists_one_id_per_line(server):
     server.push(json_reply(200, {"object": "list", "data": [
         {"id": "llama3.2:latest", "object": "model", "owned_by": "library"},
         {"id": "qwen3:8b", "object": "model"}]}))
-    r = cli(server, "--models", "-H", "X-Team: a")
+    r = run(["--base-url", server.url, "--models", "-H", "X-Team: a"])
     assert (r.rc, r.text) == (0, "llama3.2:latest\nqwen3:8b\n")
     assert (server.last["method"], server.last["path"]) == ("GET", "/v1/models")
     assert (server.last["headers"]["authorization"], server.last["headers"]["x-team"]) == (
         "Bearer " + KEY, "a")
     server.push(json_reply(200, {"data": []}), json_reply(200, {"data": ["a\nb" + "c" * 300]}))
-    r = cli(server, "--models")
+    r = run(["--base-url", server.url, "--models"])
     assert (r.rc, r.text, r.err) == (0, "", "oai_stream: the server lists no models\n")
-    assert cli(server, "--models").text == "a b" + "c" * 197 + "...\n"  # one line, cut
+    assert run(["--base-url", server.url, "--models"]).text == "a b" + "c" * 197 + "...\n"  # cut
+    n = len(server.requests)
+    for flags, named in ((["-m", "x"], "--model"), (["--usage"], "--usage"), (["q"], "prompt")):
+        r = run(["--base-url", server.url, "--models"] + flags)  # flags it cannot honour
+        assert (r.rc, r.out, r.err) == (2, b"", "oai_stream: --models takes no %s (see --help)\n"
+                                        % named)
+    assert len(server.requests) == n
+
+
+def test_without_a_model_the_cli_asks_the_server_for_its_only_one(server):
+    env = clean_env(OPENAI_MODEL=None)
+    models = [{"id": "llama3.2:latest"}, {"id": "qwen3:8b"}]
+    server.push(json_reply(200, {"data": models[:1]}), chat_reply(["one"]),
+                json_reply(200, {"data": models}), json_reply(404, {"detail": "Not Found"}),
+                chat_reply(["default"]))
+    r = run(["--base-url", server.url, "q"], env=env)
+    assert (r.rc, r.text) == (0, "one\n") and server.requests[0]["path"] == "/v1/models"
+    assert server.last["json"]["model"] == "llama3.2:latest"
+    r = run(["--base-url", server.url, "q"], env=env)
+    assert (r.rc, r.out, r.err) == (2, b"", "oai_stream: the server offers 2 models (llama3.2:latest, "
+                                    "qwen3:8b): pick one with -m or OPENAI_MODEL (see --help)\n")
+    r = run(["--base-url", server.url, "q"], env=env)  # no list: the default model
+    assert (r.rc, r.text) == (0, "default\n")
+    assert server.last["json"]["model"] == oai_stream.DEFAULT_MODEL and len(server.requests) == 5
 
 
 @pytest.mark.parametrize("reply,expected", [
@@ -3469,8 +3626,8 @@ def test_models_lists_one_id_per_line(server):
     (json_reply(200, {"data": "x"}), "unexpected answer from /models: '{\"data\": \"x\"}'"),
     (json_reply(200, b"{oops"), "invalid JSON from /models: '{oops'"),
     (json_reply(200, "\u00e9".encode("latin-1")), "invalid JSON from /models: '\ufffd'"),
-    (error_reply(401, "bad key"), "HTTP 401 (invalid_request_error): bad key"),
-    ([HOLD], "timed out connecting to %(url)s or waiting for its answer (timeout)"),
+    (error_reply(401, "bad key"), "HTTP 401 from %(url)s/v1/models (invalid_request_error): bad key"),
+    ([HOLD], "no progress from %(url)s for 0.5 s (timeout)"),
 ])
 def test_list_models(server, reply, expected):
     server.push(reply, chat_reply(["unused"]))
@@ -3538,7 +3695,8 @@ def test_a_retry_after_a_timeout_always_says_so(server):
     server.push([HOLD], chat_reply(["late"]))
     r = cli(server, "--timeout", "0.3", "--retries", "1", "q")
     assert (r.rc, r.text) == (0, "late\n")
-    assert "timed out connecting to" in r.err and "retrying in" in r.err
+    assert one_line(r.err).startswith("oai_stream: no progress from http://127.0.0.1:%d for 0.3 s "
+                                      "(--timeout); retrying in " % server.port)
 
 
 def test_pasted_lines_are_one_chat_message(server):

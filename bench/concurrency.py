@@ -5,6 +5,13 @@ and runs each client of bench/clients/many_*.py in its own process at N = 1, 100
 concurrent streams, interleaved over a few rounds. Every client prints one JSON line (see
 bench/clients/many_streams.py); this harness checks each stream's text exactly, asks the
 server how late its sends were, and writes bench/concurrency.md and bench/concurrency.json.
+
+Published figures say their conditions. When other work keeps the machine busy, the client is
+scheduled late and finds many streams' tokens waiting at each wake-up, so its CPU per token drops
+(astream() at 1,000 streams on 2 cores: 0.011 CPU s per 1k tokens busy, ~0.021 quiet). So every
+row shows the server's lateness (p99) and the other work on the machine during the run (cores
+busy, from /proc/stat, minus the client's and the server's own CPU), and the report says which
+runs were quiet: other work at most QUIET_OTHER_CORES.
 Uses bench/.venv (created by bench/run.py's ensure_venv from bench/requirements.txt).
 
     python3 bench/concurrency.py [--quick] [--rounds N]
@@ -17,6 +24,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +48,7 @@ SDK, HTTPX = "openai AsyncOpenAI", "httpx + httpx-sse"
 COUNTS = (1, 100, 1000)
 PACE_MS = 20
 RUN_TIMEOUT = 300  # seconds for one client run; a hung peer is a figure, not a hung benchmark
+QUIET_OTHER_CORES = 0.2  # other processes' CPU during a run, in cores: up to this, a quiet run
 
 
 def main() -> int:
@@ -68,8 +77,10 @@ def main() -> int:
                 print("bench: round %d of %d, %d streams" % (rnd + 1, rounds, n), file=sys.stderr)
                 for name in names[rnd % len(names):] + names[:rnd % len(names)]:  # rotate who goes first
                     server_stats(url)  # reset
+                    before = machine_cpu()
                     r = run_client(name, url, model, n, env)
                     r["server"] = server_stats(url)
+                    r["other_cores"] = other_cores(before, machine_cpu(), r["server"].get("cpu_s", 0.0))
                     r.update(summary(r, n, tokens, want))
                     runs[name][n].append(r)
     finally:
@@ -90,6 +101,21 @@ def run_client(name: str, url: str, model: str, n: int, env: dict) -> dict:
     if p.returncode != 0 or not lines:
         return {"failed": "exit %d: %s" % (p.returncode, p.stderr.strip()[-300:])}
     return json.loads(lines[-1])
+
+
+def machine_cpu() -> tuple:
+    """(wall, CPU seconds the whole machine was busy, CPU seconds of our finished children)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), children.ru_utime + children.ru_stime)
+
+
+def other_cores(before: tuple, after: tuple, server_cpu: float) -> float:
+    """Cores kept busy by anything but the client (whole process, imports too) and the server."""
+    wall, busy, client = (b - a for a, b in zip(before, after))
+    return max(0.0, busy - client - server_cpu) / wall
 
 
 def server_stats(url: str) -> dict:
@@ -149,6 +175,30 @@ def versions() -> list:
     return [v for v in run.versions() if v.startswith(("openai==", "httpx==", "httpx-sse=="))]
 
 
+def quiet(r: dict) -> bool:
+    return r.get("other_cores", 1.0) <= QUIET_OTHER_CORES
+
+
+def conditions(runs: dict) -> list:
+    """Which runs were quiet, and astream's CPU per token at the most streams under each condition."""
+    big = max(COUNTS)
+    every = [r for rs in runs.values() for n in COUNTS for r in rs[n] if "other_cores" in r]
+    out = ["Conditions: %d of %d runs quiet (other work ≤ %.1f cores; over all runs %s cores). On a "
+           "busy machine CPU per token drops (the client wakes late and reads many streams' tokens "
+           "at once): compare figures from quiet runs." % (
+               sum(map(quiet, every)), len(every), QUIET_OTHER_CORES,
+               spread([r["other_cores"] for r in every], 1, "%.2f"))]
+    for label, keep in (("quiet", True), ("busy", False)):
+        cells = []
+        for name in CLIENTS:
+            cpu = [r["cpu_per_1k"] for r in runs[name][big] if quiet(r) == keep and r.get("cpu_per_1k")]
+            if cpu:
+                cells.append("%s %s" % (name, spread(cpu, 1, "%.3f")))
+        if cells:
+            out.append("- CPU s / 1k tokens at %d streams, %s runs: %s." % (big, label, "; ".join(cells)))
+    return out
+
+
 def report(runs: dict, rounds: int, tokens: int, quick: bool, elapsed: float) -> None:
     py = subprocess.check_output([PY, "-c", "import sys; print(sys.version.split()[0])"],
                                  universal_newlines=True).strip()
@@ -165,19 +215,22 @@ def report(runs: dict, rounds: int, tokens: int, quick: bool, elapsed: float) ->
             ", ".join(versions())),
         "",
         "| N | client | exact streams | CPU s / 1k tokens | peak RSS MB | KB / stream | first token p50 ms "
-        "| p99 ms | wall s | ratio CPU | ratio RSS | ratio p99 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| p99 ms | wall s | ratio CPU | ratio RSS | ratio p99 | server late p99 ms | other work, cores |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in COUNTS:
         for name in CLIENTS:
             rs, ours = runs[name][n], runs[OURS][n]
-            lines.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 n, cell(name), "%d/%d" % (min(r["exact"] for r in rs), n),
                 spread(figures(rs, "cpu_per_1k"), 1, "%.3f"), spread(figures(rs, "rss_mb"), 1, "%.1f"),
                 spread(figures(rs, "kb_per_stream"), 1, "%.0f") if n > 1 else "—", spread(figures(rs, "ttft_p50_ms"), 1, "%.1f"),
                 spread(figures(rs, "ttft_p99_ms"), 1, "%.1f"), spread(figures(rs, "wall_s"), 1, "%.2f"),
                 fmt_ratio(ratio(ours, rs, "cpu_per_1k")), fmt_ratio(ratio(ours, rs, "rss_mb")),
-                fmt_ratio(ratio(ours, rs, "ttft_p99_ms"))))
+                fmt_ratio(ratio(ours, rs, "ttft_p99_ms")),
+                spread([r["server"]["late_ms_p99"] for r in rs if r.get("server", {}).get("sends")], 1, "%.1f"),
+                spread([r["other_cores"] for r in rs if "other_cores" in r], 1, "%.2f")))
+    lines += [""] + conditions(runs)
 
     big = max(COUNTS)
     ours = runs[OURS][big]

@@ -1,7 +1,14 @@
 """In-process SSE decoder throughput: oai_stream against the peers' decoders (figure e).
 
 Run by run.py inside bench/.venv: python decoders.py MEGABYTES ROUNDS -> JSON on stdout.
+BENCH_BASELINE=path/to/older/oai_stream.py adds that file's decoder beside this one's.
+
+Two kinds of rows. The decoders alone (events out, no JSON) against "floor (split only)",
+which splits bytes on LF and does nothing else. And the JSON rows: each event's data parsed
+with json.loads, against "floor: split on blank lines + json.loads", the least a client that
+parses every chunk can do; issue 17's decoder targets are set against that floor.
 """
+import importlib.util
 import json
 import os
 import sys
@@ -12,15 +19,39 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oai_stream  # noqa: E402
 from server import stream_events  # noqa: E402
 
+FLOOR_SPLIT = "floor (split only)"
+FLOOR_JSON = "floor: split on blank lines + json.loads"
+OAI_JSON = "oai_stream + json.loads"
+BASELINE_JSON = "oai_stream (baseline) + json.loads"
 
-def oai(pieces):
-    decoder = oai_stream.SSEDecoder()
-    n = size = 0
-    for piece in pieces:
-        for event in decoder.feed(piece):
-            n += 1
-            size += len(event.data)
-    return n, size
+
+def decode_with(module):
+    def decode(pieces):
+        decoder = module.SSEDecoder()
+        n = size = 0
+        for piece in pieces:
+            for event in decoder.feed(piece):
+                n += 1
+                size += len(event.data)
+        return n, size
+    return decode
+
+
+def decode_json_with(module):
+    """The decoder, then json.loads of each event's data, as a client does ([DONE] is not JSON)."""
+    def decode(pieces):
+        decoder = module.SSEDecoder()
+        loads = json.loads
+        n = size = 0
+        for piece in pieces:
+            for event in decoder.feed(piece):
+                data = event.data
+                if data != "[DONE]":
+                    loads(data)
+                n += 1
+                size += len(data)
+        return n, size
+    return decode
 
 
 def openai_sdk(pieces):
@@ -68,8 +99,43 @@ def floor(pieces):
     return lines, 0
 
 
-DECODERS = [("oai_stream", oai), ("openai SDK", openai_sdk), ("httpx-sse", httpx_sse),
-            ("sseclient-py", sseclient_py), ("floor (split only)", floor)]
+def floor_json(pieces):
+    """Split on blank lines, json.loads each data: line. LF only, no BOM, comments, fields,
+    size limit or UTF-8 repair: what a client that trusts its server would write."""
+    tail = b""
+    loads = json.loads
+    n = size = 0
+    for piece in pieces:
+        blocks = (tail + piece).split(b"\n\n")
+        tail = blocks.pop()
+        for block in blocks:
+            for line in block.split(b"\n"):
+                if line.startswith(b"data: "):
+                    data = line[6:]
+                    if data != b"[DONE]":
+                        loads(data)
+                    n += 1
+                    size += len(data)
+    return n, size
+
+
+def load_baseline():
+    path = os.environ.get("BENCH_BASELINE")
+    if not path:
+        return None
+    spec = importlib.util.spec_from_file_location("oai_stream_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DECODERS = [("oai_stream", decode_with(oai_stream)), ("openai SDK", openai_sdk), ("httpx-sse", httpx_sse),
+            ("sseclient-py", sseclient_py), (FLOOR_SPLIT, floor),
+            (OAI_JSON, decode_json_with(oai_stream)), (FLOOR_JSON, floor_json)]
+_baseline = load_baseline()
+if _baseline is not None:
+    DECODERS[1:1] = [("oai_stream (baseline)", decode_with(_baseline))]
+    DECODERS.insert(len(DECODERS) - 1, (BASELINE_JSON, decode_json_with(_baseline)))  # before the floor
 
 
 def main():

@@ -4,6 +4,12 @@ Creates bench/.venv from bench/requirements.txt (the peers, pinned) when missing
 local benchmark server (bench/server.py), and measures every client interleaved
 (A B C ... A B C ...) over several rounds. Writes bench/results.md and bench/results.json.
 
+oai_stream runs twice: as a script (`python oai_stream.py`, compiled at every run, as CPython
+does for any script) and from cached bytecode (`python -m oai_stream` with the repository on
+PYTHONPATH; a warm-up run writes __pycache__/ first). Beside them, limit_urllib is the least a
+urllib client can do, and each round times compiling oai_stream.py in-process, so that the
+targets of issue 17 are computed from this run: see targets().
+
     python3 bench/run.py [--quick] [--rounds N]
 """
 
@@ -26,6 +32,12 @@ PY = os.path.join(VENV, "bin", "python")
 sys.path.insert(0, HERE)
 from server import BenchServer, Probe, expected_text, token  # noqa: E402
 
+OURS = "oai_stream"
+CACHED = "oai_stream (cached: python -m oai_stream)"
+LIMIT = "limit_urllib"
+SOURCE = os.path.join(ROOT, "oai_stream.py")
+COMPILE_RUNS = 7  # compiles per round in one fresh process: the first, then the median of the rest
+
 
 def ensure_venv() -> None:
     req = os.path.join(HERE, "requirements.txt")
@@ -46,8 +58,9 @@ def clients(url: str, llm_dir: str):
     jq = ('if startswith("data: {") then (.[6:] | fromjson | .choices[0].delta.content // empty) '
           'else empty end')
     out = {
-        "oai_stream": lambda m: [PY, os.path.join(ROOT, "oai_stream.py"), "--base-url", url,
-                                 "-m", m, "hi"],
+        OURS: lambda m: [PY, SOURCE, "--base-url", url, "-m", m, "hi"],
+        CACHED: lambda m: [PY, "-m", "oai_stream", "--base-url", url, "-m", m, "hi"],  # PYTHONPATH: EXTRA_ENV
+        LIMIT: lambda m: [PY, os.path.join(c, "limit_urllib.py"), m],
         "requests+sseclient (tutorial)": lambda m: [PY, os.path.join(c, "tutorial.py"), m],
         "httpx+httpx-sse": lambda m: [PY, os.path.join(c, "httpx_sse_client.py"), m],
         "openai SDK": lambda m: [PY, os.path.join(c, "sdk.py"), m],
@@ -63,6 +76,37 @@ def clients(url: str, llm_dir: str):
     if baseline:
         out["oai_stream (baseline)"] = lambda m: [PY, baseline, "--base-url", url, "-m", m, "hi"]
     return out
+
+
+EXTRA_ENV = {CACHED: {"PYTHONPATH": ROOT}}  # name -> what its runs add to the environment
+
+
+def env_for(name: str, env: dict) -> dict:
+    return dict(env, **EXTRA_ENV.get(name, {}))
+
+
+def compile_ms() -> "tuple[float, float]":
+    """oai_stream.py's own compile time in ms: (the median of COMPILE_RUNS - 1 compiles after
+    the first, the first). The first in a fresh process, which is what the script pays, costs
+    several ms more (the compiler's memory is new)."""
+    code = ("import statistics, time\n"
+            "source = open(%r).read()\n"
+            "runs = []\n"
+            "for _ in range(%d):\n"
+            "    start = time.perf_counter()\n"
+            "    compile(source, %r, 'exec')\n"
+            "    runs.append(time.perf_counter() - start)\n"
+            "print(statistics.median(runs[1:]) * 1000, runs[0] * 1000)\n") % (SOURCE, COMPILE_RUNS, SOURCE)
+    median, first = subprocess.check_output([PY, "-c", code]).split()
+    return float(median), float(first)
+
+
+def bytecode_cached() -> bool:
+    """Whether the warm-up left a current .pyc for `python -m oai_stream` to load."""
+    code = ("import importlib.util, os, sys; pyc = importlib.util.cache_from_source(%r); "
+            "sys.exit(0 if os.path.exists(pyc) and os.path.getmtime(pyc) >= os.path.getmtime(%r) else 1)"
+            % (SOURCE, SOURCE))
+    return subprocess.call([PY, "-c", code]) == 0
 
 
 def llm_config(url: str, models, directory: str) -> None:
@@ -178,11 +222,12 @@ def main() -> int:
     table = clients(server.url, llm_dir)
     names = list(table)
     spawner = Spawner()
-    res = {name: {"cold_wall": [], "cold_cpu": [], "big_wall": [], "big_cpu": [], "big_rss": [],
-                  "lat": [], "rss_small": [], "rss_big": [], "wrong": []} for name in names}
+    res = {name: {"cold_wall": [], "cold_cpu": [], "cold_rss": [], "big_wall": [], "big_cpu": [],
+                  "big_rss": [], "lat": [], "rss_small": [], "rss_big": [], "wrong": []} for name in names}
+    compile_runs = []  # ms, (median, first) per round
 
     def measure(name, model, n, wall_key, cpu_key=None, rss_key=None):
-        r = spawner.run(table[name](model), env)
+        r = spawner.run(table[name](model), env_for(name, env))
         if r["status"] != 0 or not check(name, r["out"], n):
             res[name]["wrong"].append("%s: exit %s, %r..., %s" % (model, r["status"], r["out"][:80], r["err"][-200:]))
             return
@@ -194,16 +239,20 @@ def main() -> int:
             res[name][rss_key].append(r["maxrss_kb"] / 1024.0)
 
     started = time.time()
-    for name in names:  # warm the page cache and the server's payload cache
-        spawner.run(table[name]("bench-n1"), env)
+    for name in names:  # warm the page cache and the server's payload cache; writes the .pyc
+        spawner.run(table[name]("bench-n1"), env_for(name, env))
+    if not bytecode_cached():
+        print("bench: no cached bytecode after the warm-up (is %s writable?): the %r row "
+              "compiles at each run" % (os.path.join(ROOT, "__pycache__"), CACHED), file=sys.stderr)
     for rnd in range(rounds):
         print("bench: round %d of %d" % (rnd + 1, rounds), file=sys.stderr)
         for name in names:
-            measure(name, "bench-n1", 1, "cold_wall", "cold_cpu")
+            measure(name, "bench-n1", 1, "cold_wall", "cold_cpu", "cold_rss")
+        compile_runs.append(compile_ms())
         for name in names:
             measure(name, "bench-n20000", 20000, "big_wall", "big_cpu", "big_rss")
         for name in names:
-            samples = latency(table[name]("bench-probe-n%d" % probe_n), env, server, probe_n)
+            samples = latency(table[name]("bench-probe-n%d" % probe_n), env_for(name, env), server, probe_n)
             if samples is None:
                 res[name]["wrong"].append("latency probe: not every token was seen")
             else:
@@ -220,7 +269,7 @@ def main() -> int:
                                               str(decoder_mb), str(3 if not args.quick else 1)]))
     shutil.rmtree(llm_dir, ignore_errors=True)
     elapsed = time.time() - started
-    report(res, dec, names, rounds, big_rss, probe_n, elapsed, args.quick)
+    report(res, dec, names, rounds, big_rss, probe_n, elapsed, args.quick, compile_runs)
     return 0
 
 
@@ -245,8 +294,62 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick):
-    oai = res["oai_stream"]
+def floor_of(decoder: str) -> str:
+    return "floor: split on blank lines + json.loads" if "json" in decoder else "floor (split only)"
+
+
+def decoder_ratio(ours, theirs, size):
+    """Median over rounds of one decoder's throughput divided by another's, same round."""
+    return statistics.median(a["mb_s"] / b["mb_s"] for a, b in zip(ours[size], theirs[size]))
+
+
+def paired(a, b, how):
+    """Median over rounds of how(a, b), each pair from the same round; None when missing."""
+    pairs = [how(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    return statistics.median(pairs) if pairs else None
+
+
+def targets(res, dec, compile_runs):
+    """Issue 17's targets, computed from this run (each figure a median of same-round values)."""
+    ours, cached, limit = res[OURS], res[CACHED], res[LIMIT]
+
+    def row(what, measured, met):
+        return "| %s | %s | %s |" % (what, measured, "—" if met is None else "yes" if met else "no")
+
+    wall = paired(cached["cold_wall"], limit["cold_wall"], lambda a, b: a / b)
+    rss = paired(cached["cold_rss"], limit["cold_rss"], lambda a, b: a - b)
+    compile_median = [median for median, first in compile_runs]
+    over = paired(list(zip(ours["cold_wall"], compile_median)), limit["cold_wall"],
+                  lambda a, b: (a[0] - b) * 1000 - a[1])  # ms beyond limit_urllib + compile
+    lines = ["Targets (issue 17), from this run:", "", "| target | measured | met? |", "|---|---|---|",
+             row("from cached bytecode, 1-token wall ≤ 1.05× limit_urllib",
+                 "%.3f× (%s vs %s ms)" % (wall, spread(cached["cold_wall"], 1000), spread(limit["cold_wall"], 1000))
+                 if wall else "—", wall is not None and wall <= 1.05),
+             row("from cached bytecode, 1-token peak RSS ≤ limit_urllib + 0.5 MB",
+                 "%+.2f MB (%s vs %s MB)" % (rss, spread(cached["cold_rss"], 1, "%.1f"),
+                                             spread(limit["cold_rss"], 1, "%.1f")) if rss is not None else "—",
+                 rss is not None and rss <= 0.5),
+             row("as a script, 1-token wall ≤ limit_urllib + its compile time + 3 ms",
+                 "%+.1f ms beyond limit_urllib + compile (%s vs %s ms; compile %s ms, the first in a "
+                 "fresh process %s ms)" % (
+                     over, spread(ours["cold_wall"], 1000), spread(limit["cold_wall"], 1000),
+                     spread(compile_median, 1, "%.1f"), spread([first for median, first in compile_runs], 1, "%.1f"))
+                 if over is not None else "—", over is not None and over <= 3.0)]
+    results = dec["results"]
+    json_ours, json_floor = results.get("oai_stream + json.loads"), results[floor_of("json")]
+    for size, label, goal in (("16384", "16 KiB", 0.9), ("64", "64-byte", 1.1)):
+        got = decoder_ratio(json_ours, json_floor, size) if json_ours else None
+        lines.append(row("decoder + json.loads, %s pieces ≥ %.1f× the floor" % (label, goal),
+                         "%.2f×" % got if got is not None else "—", got is not None and got >= goal))
+    if "oai_stream (baseline)" in results:  # BENCH_BASELINE: the loss against 1.0 recovered?
+        for size, label in (("16384", "16 KiB"), ("64", "64-byte")):
+            got = decoder_ratio(results["oai_stream"], results["oai_stream (baseline)"], size)
+            lines.append(row("decoder alone, %s pieces, ≥ 1.00× the baseline's" % label, "%.2f×" % got, got >= 1.0))
+    return lines
+
+
+def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick, compile_runs):
+    oai = res[OURS]
     py = subprocess.check_output([PY, "-c", "import sys; print(sys.version.split()[0])"],
                                  universal_newlines=True).strip()
     lines = [
@@ -256,14 +359,14 @@ def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick):
             time.strftime("%Y-%m-%d"), cpu_model(), os.cpu_count(), platform.release(), py, rounds,
             " (--quick)" if quick else "", ", ".join(versions())),
         "",
-        "| client | 1-token wall ms | 1-token CPU ms | ratio wall | 20k tokens wall s | CPU s | tokens/s | ratio wall | ratio CPU | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| client | 1-token wall ms | 1-token CPU ms | 1-token peak RSS MB | ratio wall | 20k tokens wall s | CPU s | tokens/s | ratio wall | ratio CPU | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in names:
         r = res[name]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             cell(name), spread(r["cold_wall"], 1000), spread(r["cold_cpu"], 1000),
-            ratio(oai["cold_wall"], r["cold_wall"]),
+            spread(r["cold_rss"], 1, "%.1f"), ratio(oai["cold_wall"], r["cold_wall"]),
             spread(r["big_wall"], 1, "%.2f"), spread(r["big_cpu"], 1, "%.2f"),
             "%.0f" % (20000 / med(r["big_wall"])) if r["big_wall"] else "—",
             ratio(oai["big_wall"], r["big_wall"]), ratio(oai["big_cpu"], r["big_cpu"]),
@@ -279,12 +382,17 @@ def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick):
         lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
             cell(name), spread(p50), spread(p99), ratio(o50, p50), spread(r["rss_small"], 1, "%.1f"),
             spread(r["rss_big"], 1, "%.1f"), "%.1f" % growth if growth is not None else "—"))
-    lines += ["", "Decoder alone, in-process, %.0f MB of OpenAI chunks (%d events):" % (
-        dec["bytes"] / 1e6, dec["events"]), "",
-        "| decoder | 16 KiB pieces MB/s | events/s | ÷ floor | 64-byte pieces MB/s | events/s | ÷ floor |",
-        "|---|---|---|---|---|---|---|"]
-    floor = dec["results"]["floor (split only)"]
+    lines += ["", "Decoders, in-process, %.0f MB of OpenAI chunks (%d events). Above the line the "
+              "decoders alone, against a floor that only splits on LF; below it each event's data "
+              "also goes through json.loads, against a floor that splits on blank lines and "
+              "json.loads each data: line. ÷ floor: median of same-round ratios." % (
+                  dec["bytes"] / 1e6, dec["events"]), "",
+              "| decoder | 16 KiB pieces MB/s | events/s | ÷ floor | 64-byte pieces MB/s | events/s | ÷ floor |",
+              "|---|---|---|---|---|---|---|"]
     for name, by_size in dec["results"].items():
+        floor = dec["results"][floor_of(name)]
+        if name == "oai_stream + json.loads":
+            lines.append("| *with json.loads* | | | | | | |")
         cells = []
         for size in ("16384", "64"):
             runs = by_size[size]
@@ -293,8 +401,9 @@ def report(res, dec, names, rounds, big_rss, probe_n, elapsed, quick):
                 continue
             mb = [x["mb_s"] for x in runs]
             cells += [spread(mb, 1, "%.0f"), "%.0f" % med([x["events_s"] for x in runs]),
-                      "%.2f" % (med(mb) / med([x["mb_s"] for x in floor[size]]))]
+                      "%.2f" % decoder_ratio(by_size, floor, size)]
         lines.append("| %s | %s |" % (name, " | ".join(cells)))
+    lines += [""] + targets(res, dec, compile_runs)
     wrong = {n: r["wrong"] for n, r in res.items() if r["wrong"]}
     if wrong:
         lines += ["", "Flagged (wrong output or failure, not timed):"]
