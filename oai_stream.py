@@ -1932,10 +1932,14 @@ def _tls_context() -> "Any":
         # One malformed certificate in the Windows store makes create_default_context()
         # raise on 3.8-3.12: load them one by one and skip the bad ones, as 3.13 does.
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        for cert in _windows_store(ssl):
+        try:
+            certs = _windows_store(ssl)
+        except OSError:  # a store that cannot be read: the others still count, as in 3.13
+            certs = []
+        for cert in certs:
             try:
                 ctx.load_verify_locations(cadata=cert)
-            except ssl.SSLError:
+            except (ssl.SSLError, ValueError):  # malformed, or empty
                 pass
         ctx.set_default_verify_paths()
     else:
@@ -2459,6 +2463,10 @@ class Stream(_Answer):
 
     def _disconnect(self) -> None:
         if self._response is not None:
+            try:  # first: a read blocked in another thread (_interruptible) ends at once
+                self._response.sock.shutdown(2)  # socket.SHUT_RDWR
+            except (OSError, AttributeError):  # already closed; a response without a socket
+                pass
             self._response.close()
 
 
@@ -2857,6 +2865,7 @@ class Output:
         self.escapes = self.err_tty and _escapes_work(err)
         self.color = self.escapes and not os.environ.get("NO_COLOR")
         self.status = None  # type: Optional[Status]
+        self.withheld_said = False
 
     def write(self, text: str) -> None:
         if not text:
@@ -2885,7 +2894,12 @@ class Output:
             self.stderr(self._scrub(text if self.raw else _neutralise(text)))
 
     def protect(self, request: "Request") -> None:
-        """Every secret of the request is scrubbed from every message (defence in depth)."""
+        """Every secret of the request is scrubbed from every message (defence in depth); a
+        key withheld is said once."""
+        if request.key_withheld and not self.withheld_said:
+            self.withheld_said = True
+            self.note("the key is not sent in cleartext to %s (http://, not this machine); "
+                      "--allow-http-key sends it" % _without_password(request.url))
         for name, value in request.headers.items():
             if name.lower() in SECRET_HEADERS and value.split():
                 self.secrets += [value, value.split()[-1]]
@@ -3041,9 +3055,6 @@ def _run(argv: "List[str]", out: Output) -> int:
     prompt = "" if chat else _read_prompt(args.prompt, not args.no_stdin and (
         not args.prompt or "-" in args.prompt or not stdin_tty))
     request = _model_request(prompt, settings, args, out)
-    if request.key_withheld:
-        out.note("the key is not sent in cleartext to %s (http://, not this machine); "
-                 "--allow-http-key sends it" % _without_password(request.url))
     if chat:
         return _chat(args, settings, out, " ".join(args.prompt), request.body.get("model"))
     _answer(request, args, out)

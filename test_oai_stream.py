@@ -2,7 +2,32 @@
 HTTP/1.1 on loopback against a small threaded server that writes exact bytes.
 
 The fake server comes first and needs only the standard library, so that
-`python test_oai_stream.py demo` runs without pytest (make demo).
+`python test_oai_stream.py demo` runs without pytest (make demo). Without make:
+`python -m pytest test_oai_stream.py` (tests that need Linux are skipped elsewhere).
+
+Mutation testing. `make mutants` runs mutmut 3.8.1 (in `.venv-mutants`, never a dependency)
+over `oai_stream.py` against the fast suite, in a scratch copy (`.mutants/`), two workers. mutmut
+first records which tests reach which function, then runs for each mutant only those tests,
+fastest first; a mutant counts as killed when a test fails or its tests run over (their clean
+time + 5 s) × 3. A generated `sitecustomize` makes each mutant active in the CLI's child
+processes too (as a script, with `runpy` or imported), so that the subprocess tests count.
+
+The score is measured on a uniform random sample of the whole module: mutmut generates all
+the module's mutants (5,603 for 1.1), and `random.Random(MUTANTS_SEED).sample` of their sorted
+names picks `MUTANTS_SAMPLE` of them (by default (final figures: TBD: N) with seed 17, about 15
+minutes on 2 cores); each is run to a verdict. The same source and seed give the same sample.
+`make mutants MUTANTS_SAMPLE=all` runs every mutant (many hours: a surviving mutant reruns every
+test that reaches its function, up to 40 s each); `MUTANTS='oai_stream.x_retry_after__mutmut_*'`
+runs only the mutants matching the patterns. The score line names what was checked:
+`mutation score: X % (k of n killed; sample of N (seed S) from the module's M mutants)`.
+
+Measured (date: TBD): (final figures: TBD: k of N killed, X %) (95 % interval about ±Y
+points for a sample of N). Survivors are looked at one by one (`cd .mutants &&
+../.venv-mutants/bin/mutmut show NAME`): earlier runs' survivors named what the suite did not
+check (whole JSON answers, Responses events without `event:` lines, redirect statuses and the
+hop limit, error bodies that stall or exceed the cap, TLS trust re-read per variable, proxies,
+`--models`, help texts), and each has a test now; those left are judged equivalent or not worth
+a test (e.g. the 3.6-only branch of `AsyncStream`, `<` for `<=` at an exact deadline).
 """
 
 import http.client
@@ -322,6 +347,10 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------
 
 import pytest  # noqa: E402
+
+# Tests that need Linux (a pty, /proc, /dev/full, real signals, select on pipes, 127.0.0.2)
+# are skipped elsewhere, with the reason: the rest runs on Windows and macOS too.
+LINUX = pytest.mark.skipif(sys.platform != "linux", reason="needs Linux (pty, /proc, signals)")
 
 from oai_stream import Event, SSEDecoder, iter_sse  # noqa: E402
 
@@ -1443,6 +1472,7 @@ def test_newline_added_only_when_missing(server):
     assert (r.rc, r.out) == (0, b"")
 
 
+@LINUX
 def test_each_token_reaches_stdout_before_the_next_is_sent(server):
     """The server sends a token and waits until the client's stdout shows it."""
     tokens = ["alpha ", "beta ", "gamma ", "delta"]
@@ -1823,6 +1853,7 @@ def test_both_transports_retry_then_succeed(server, transport):
     assert texts == ["ok"] and retried == [(503, 1)] and len(server.requests) == 2
 
 
+@LINUX
 def test_both_transports_follow_the_redirect_policy(server, transport):
     server.push(redirect(307, "/v2/chat/completions"), chat_reply(["moved"]))
     assert consume(transport, prompt="hi", base_url=server.url)[0] == ["moved"]
@@ -2032,6 +2063,7 @@ def test_html_error_page_gives_a_sanitised_excerpt(server):
                                "</body></html>'" % server.url)
 
 
+@LINUX
 def test_huge_error_body_is_cut_and_memory_stays_small(server):
     block = b"<p>x</p>" * 8192
     server.push([head(500, "text/html", chunked=False)] + [block] * 800)  # 52 MB, close-delimited
@@ -2165,6 +2197,7 @@ def test_not_http_at_all(server):
         "oai_stream: http://127.0.0.1:%d closed the connection without answering" % server.port)
 
 
+@LINUX
 def test_stream_labelled_json_is_still_streamed(server):
     gate = Wait()
     server.push(sse_reply(chat_chunk("first "), gate, *chat_events(["second"])[1:], ctype="application/json"))
@@ -2257,6 +2290,7 @@ def rss_run(args, env=None):
     return proc.returncode, out, err.rsplit("MAXRSS=", 1)[0], rss_kb
 
 
+@LINUX
 def test_line_without_end_is_bounded(server):
     block = b"x" * 65536
     server.push(sse_reply(b"data: " + block, *([block] * 400)))  # 26 MB, one line
@@ -2265,6 +2299,7 @@ def test_line_without_end_is_bounded(server):
     assert rss < 120 * 1024, "peak RSS %d KiB" % rss
 
 
+@LINUX
 def test_endless_comments_keep_memory_small(server):
     block = b": keep-alive\n" * 5000
     server.push(sse_reply(*([block] * 400 + chat_events(["survived"]))))  # 26 MB of comments
@@ -2327,6 +2362,7 @@ def connections_to(port):
     return sum(1 for row in rows if int(row[2].split(":")[1], 16) == port)
 
 
+@LINUX
 def test_ctrl_c_while_connecting():
     """A listener with a full backlog: the client's connect() hangs until the SIGINT."""
     listener = socket.socket()
@@ -2350,6 +2386,7 @@ def test_ctrl_c_while_connecting():
         listener.close()
 
 
+@LINUX
 def test_ctrl_c_while_waiting_for_the_answer(server):
     seen = Seen()
     server.push([seen, HOLD])
@@ -2357,6 +2394,7 @@ def test_ctrl_c_while_waiting_for_the_answer(server):
     assert rc == 130 and out == b"" and err == "oai_stream: interrupted\n"
 
 
+@LINUX
 def test_ctrl_c_during_a_retry_wait(server):
     server.push(error_reply(503, "busy", headers=[("Retry-After", "30")]))
     rc, out, err = sigint_run(server, ["q"], lambda fd, data: b"retrying in" in data)
@@ -2364,6 +2402,7 @@ def test_ctrl_c_during_a_retry_wait(server):
     assert "Traceback" not in err
 
 
+@LINUX
 def test_ctrl_c_mid_stream_keeps_the_text(server):
     server.push([head(), chunk(chat_chunk(role="assistant")), chunk(chat_chunk("kept text")), HOLD])
     rc, out, err = sigint_run(server, ["q"], lambda fd, data: b"kept text" in data)
@@ -2471,6 +2510,7 @@ def test_307_and_308_to_the_same_origin_are_followed(server):
                and q["json"]["messages"][0]["content"] == "q" for q in server.requests)
 
 
+@LINUX
 def test_redirect_to_another_host_is_refused():
     other = FakeServer(host="127.0.0.2", default=chat_reply(["stolen"]))
     server = FakeServer()
@@ -2937,6 +2977,7 @@ def test_refusal_is_shown(server):
     assert (r.rc, r.text) == (0, "I can't help with that.\n")
 
 
+@LINUX
 def test_reasoning_hidden_by_default_and_shown_on_stderr(server):
     server.push(sse_reply(DEEPSEEK), sse_reply(DEEPSEEK))
     r = cli(server, "q")
@@ -3049,6 +3090,7 @@ def test_chat_mode_ends_at_eof_and_survives_errors(server):
     assert [m["content"] for m in server.last["json"]["messages"]] == ["two"]
 
 
+@LINUX
 def test_chat_mode_ctrl_c_stops_the_answer_not_the_chat(server):
     server.push([head(), chunk(chat_chunk("partial")), HOLD])
     server.push(echo_history)
@@ -3078,6 +3120,7 @@ def chat_on_a_pty(server):
     return proc, master
 
 
+@LINUX
 def test_chat_mode_in_a_real_terminal(server):
     """No prompt and a terminal on stdin: chat, with input() and readline on a pty."""
     proc, master = chat_on_a_pty(server)
@@ -3242,6 +3285,7 @@ def test_retry_after_far_in_the_future_is_capped(server):
     assert waits == [oai_stream.MAX_RETRY_WAIT] * 2
 
 
+@LINUX
 def test_decompression_bombs_and_tiny_lines_keep_memory_bounded(server):
     import zlib
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -3285,6 +3329,7 @@ def test_second_round_of_hostile_inputs(server, transport):
     assert time.monotonic() - start < 5
 
 
+@LINUX
 def test_think_text_before_an_error_and_endless_white_space_stay_bounded(server):
     server.push(sse_reply(chat_chunk("<think>private chain of thought") +
                           b'data: {"error": {"message": "boom", "code": "x"}}\n\n'))
@@ -3310,6 +3355,7 @@ def test_a_chat_block_left_open_at_the_end_of_input_is_sent(server):
     assert server.last["json"]["messages"][-1]["content"] == "first line\nsecond line"
 
 
+@LINUX
 def test_compressed_big_events_and_small_string_events_keep_memory_bounded(server):
     import zlib
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -3325,6 +3371,7 @@ def test_compressed_big_events_and_small_string_events_keep_memory_bounded(serve
     assert rc == 0 and out == b"z\n" and rss < 100 * 1024, (err, rss)
 
 
+@LINUX
 def test_stdout_full_or_closed_is_one_line(server):
     server.default = chat_reply(["x" * 100000])
     for redirect_ in ("> /dev/full", ">&-"):
@@ -3671,6 +3718,7 @@ def test_chat_takes_the_prompt_as_first_turn_multiline_blocks_and_refuses_json(s
     assert r.rc == 2 and "--json does not work in chat mode" in r.err
 
 
+@LINUX
 def test_terminal_output_is_neutralised_pipes_stay_byte_exact(server):
     evil = "A\x1b]52;c;SGVsbG8=\x07\x1b[2J\x1b]8;;http://evil\x07link\x1b]8;;\x07\x9b31m\x7fB\rC\r\nD"
     server.default = lambda req: chat_reply([evil[:5], evil[5:]])
@@ -3682,6 +3730,7 @@ def test_terminal_output_is_neutralised_pipes_stay_byte_exact(server):
     assert "\x1b]52;c;SGVsbG8=\x07" in raw
 
 
+@LINUX
 def test_a_terminal_shows_waiting_and_thinking_then_erases_them(server):
     server.push(sse_reply(chat_chunk(reasoning_content="hmm"), 2.2, *chat_events(["answer"])[1:]))
     screen = pty_run(["--base-url", server.url, "q"])
@@ -3699,6 +3748,7 @@ def test_a_retry_after_a_timeout_always_says_so(server):
                                       "(--timeout); retrying in " % server.port)
 
 
+@LINUX
 def test_pasted_lines_are_one_chat_message(server):
     """A paste arrives all at once: the lines after the first are already waiting."""
     proc, master = chat_on_a_pty(server)
@@ -3735,6 +3785,1606 @@ def pty_run(args, timeout=15):
     os.close(master)
     assert KEY.encode() not in out and b"Traceback" not in out
     return out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+# ---------------------------------------------------------------------------
+# Every valid answer from every provider arrives whole, and every failed one says so (issue 16):
+# each case replays a provider's bytes, its source named beside it, through both transports
+# and the CLI
+# ---------------------------------------------------------------------------
+
+TEXT, REASONING = oai_stream.TEXT, oai_stream.REASONING
+
+
+def data(obj):
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def parts_of(transport, got=None, **kw):
+    """One answer through a transport by batches(): (all Parts, stream)."""
+    got = [] if got is None else got
+    kw.setdefault("api_key", KEY)
+    kw.setdefault("timeout", 5)
+    if transport == "sync":
+        s = oai_stream.stream(**kw)
+        for batch in s.batches():
+            got.extend(batch)
+        return got, s
+
+    async def go():
+        s = oai_stream.astream(**kw)
+        async for batch in s.batches():
+            got.extend(batch)
+        return got, s
+    import asyncio
+    return asyncio.run(go())
+
+
+def kinds(parts, kind=TEXT):
+    return "".join(p.text for p in parts if p.kind == kind)
+
+
+def note(line):
+    return "oai_stream: " + line
+
+
+# ---------------------------------------------------------------------------
+# 1. Finish reasons: five meanings, every spelling, case-insensitive
+# ---------------------------------------------------------------------------
+
+def gemini_chunk(content, finish):
+    """The chunk shape of router-for-me/CLIProxyAPI #433 (gemini-3-pro-preview through an
+    OpenAI-compatible proxy: `"finish_reason":"STOP"` in Gemini's own upper case)."""
+    return data({"id": "AFM0aeS7K5G5694P0rHLqAM", "object": "chat.completion.chunk",
+                 "created": 1765036800, "model": "gemini-3-pro-preview",
+                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": content,
+                                                    "reasoning_content": None, "tool_calls": None},
+                              "finish_reason": finish, "native_finish_reason": finish}]})
+
+
+def vllm_abort(reason):
+    """vllm-project/vllm #57082: HTTP 200, a terminal chunk with finish_reason "abort" (vLLM's
+    FINISH_REASON_STRINGS also has "error"), then an unconditional `data: [DONE]`."""
+    return (b'data: {"id":"chatcmpl-...","object":"chat.completion.chunk","created":1761566772,'
+            b'"model":"m","choices":[{"index":0,"delta":{"content":""},"logprobs":null,'
+            b'"finish_reason":"' + reason.encode() + b'"}]}\n\ndata: [DONE]\n\n')
+
+
+# Mistral's streaming enum has "error" (mistralai/client-ts completionresponsestreamchoice-
+# finishreason.md) and "model_length"; Anthropic spellings leak through gateways (max_tokens,
+# end_turn); Gemini's enum through gateways is upper case (qwen-code #9882: MAX_TOKENS with NO
+# content key; js-genai FinishReason: SAFETY, RECITATION, PROHIBITED_CONTENT, BLOCKLIST, SPII).
+LIMIT = "the answer was cut short by the token limit (finish_reason: %s)"
+FILTER = "the answer was cut short by the content filter (finish_reason: %s)"
+FAILED = "the server ended the answer with a failure (finish_reason: %s)"
+REASONS = [  # reason as sent, its notice (None: none), exit status
+    ("length", LIMIT, 0), ("max_tokens", LIMIT, 0), ("max_output_tokens", LIMIT, 0),
+    ("model_length", LIMIT, 0), ("MAX_TOKENS", LIMIT, 0), ("Length", LIMIT, 0),
+    ("content_filter", FILTER, 0), ("SAFETY", FILTER, 0), ("RECITATION", FILTER, 0),
+    ("PROHIBITED_CONTENT", FILTER, 0), ("BLOCKLIST", FILTER, 0), ("SPII", FILTER, 0),
+    ("error", FAILED, 1), ("abort", FAILED, 1), ("ABORT", FAILED, 1),
+    ("STOP", None, 0), ("end_turn", None, 0), ("repetition", None, 0),
+]
+
+
+def reason_reply(reason):
+    last = (vllm_abort(reason) if reason.lower() in ("abort", "error")
+            else gemini_chunk(None, reason) + b"data: [DONE]\n\n")
+    if reason == "MAX_TOKENS":  # qwen-code #9882: the MAX_TOKENS chunk has no content key
+        last = data({"choices": [{"delta": {"role": "assistant"}, "index": 0,
+                                  "finish_reason": "MAX_TOKENS"}],
+                     "usage": {"completion_tokens": 5, "prompt_tokens": 9, "total_tokens": 14},
+                     "id": "chat", "object": "chat.completion.chunk"}) + b"data: [DONE]\n\n"
+    return sse_reply(gemini_chunk("Hel", None), gemini_chunk("lo", None), last)
+
+
+@pytest.mark.parametrize("reason,notice,rc", REASONS, ids=[r[0] for r in REASONS])
+def test_finish_reasons_through_both_transports(server, transport, reason, notice, rc):
+    server.push(reason_reply(reason))
+    got = []
+    if rc:
+        with pytest.raises(oai_stream.APIError) as info:
+            consume(transport, got, prompt="q", base_url=server.url)
+        assert str(info.value) == "error in stream: " + notice % reason
+        assert got == ["Hel", "lo"]  # raised after the text it yielded
+        return
+    texts, s = consume(transport, got, prompt="q", base_url=server.url)
+    assert (texts, s.text, s.finish_reason) == (["Hel", "lo"], "Hello", reason.lower())
+    assert s.notices() == ([notice % reason] if notice else [])
+    assert s.cut is (notice is not None)
+
+
+@pytest.mark.parametrize("reason,notice,rc", REASONS, ids=[r[0] for r in REASONS])
+def test_finish_reasons_through_the_cli(server, reason, notice, rc):
+    server.push(reason_reply(reason))
+    r = cli(server, "-v", "q")
+    assert (r.rc, r.text) == (rc, "Hello\n")
+    after = r.err.split(note("HTTP 200 text/event-stream\n"), 1)[1].splitlines()
+    if rc:  # a failure: one line
+        assert after == [note("error in stream: " + notice % reason)]
+    else:  # -v names the reason, known or not (an unknown one ends a whole answer)
+        assert after == ([note(notice % reason)] if notice else []) + [
+            note("finish_reason: " + reason.lower())]
+    server.push(reason_reply(reason))
+    r = cli(server, "q")  # without -v: exactly the one notice, or nothing
+    assert (r.rc, r.text) == (rc, "Hello\n")
+    expected = ("error in stream: " + notice % reason) if rc else notice and notice % reason
+    assert r.err == (note(expected) + "\n" if expected else "")
+
+
+def test_openrouter_error_chunk_keeps_the_text_and_exits_1(server, transport):
+    """OpenRouter "Streaming Error Formats": a mid-stream chunk with BOTH a top-level `error`
+    (code a string or an int) and `finish_reason: "error"`, after HTTP 200; then [DONE]."""
+    err = (b'data: {"id":"cmpl-abc123","object":"chat.completion.chunk","created":1234567890,'
+           b'"model":"gpt-3.5-turbo","provider":"openai","error":{"code":"server_error","message":'
+           b'"Provider disconnected"},"choices":[{"index":0,"delta":{"content":""},'
+           b'"finish_reason":"error"}]}\n\n')
+    for reply in (sse_reply(chat_chunk("Par"), chat_chunk("tial"), err, b"data: [DONE]\n\n"),) * 2:
+        server.push(reply)
+    got = []
+    with pytest.raises(oai_stream.APIError) as info:
+        consume(transport, got, prompt="q", base_url=server.url)
+    assert got == ["Par", "tial"]
+    assert str(info.value) == "error in stream (server_error): Provider disconnected"
+    r = cli(server, "q")
+    assert (r.rc, r.text, r.err) == (1, "Partial\n", note(
+        "error in stream (server_error): Provider disconnected") + "\n")
+
+
+# ---------------------------------------------------------------------------
+# 2. The index of a single choice; several choices (n > 1)
+# ---------------------------------------------------------------------------
+
+def foundry(index, content, finish=None):
+    """microsoft/foundry-local #263 (v0.7.117): the index counts up per chunk; `delta` AND
+    `message`, `tool_calls: []`, PascalCase extras, `"error": null` on every chunk."""
+    m = {"role": "assistant", "content": content, "name": None, "tool_call_id": None,
+         "function_call": None, "tool_calls": []}
+    return data({"model": "qwen2.5-1.5b-instruct-generic-gpu:3", "choices": [
+        {"delta": m, "message": m, "index": index, "finish_reason": finish,
+         "finish_details": None, "logprobs": None}], "usage": None, "system_fingerprint": None,
+        "service_tier": None, "created": 1758888848, "CreatedAt": "2025-09-26T12:14:08+00:00",
+        "id": "chat.id.1", "StreamEvent": None, "IsDelta": False, "Successful": True,
+        "error": None, "HttpStatusCode": 0, "HeaderValues": None, "object": "chat.completion.chunk"})
+
+
+FOUNDRY = sse_reply(foundry(0, "Wh"), foundry(1, "isper"), foundry(2, "s", "stop"),
+                    data({"choices": [], "id": "chat.id.1", "object": "chat.completion.chunk"}),
+                    b"data: [DONE]\n\n")  # final `choices: []` chunk: foundry-local #905
+# huggingface/text-generation-inference PR #1648 (TGI 1.4.3): index from 1, `data:` without a
+# space, object "text_completion", empty id, and (before PR #2221) no [DONE] at all.
+TGI = sse_reply(*[
+    b'data:{"id":"","object":"text_completion","created":1710508199,"model":"HuggingFaceH4/'
+    b'zephyr-7b-beta","system_fingerprint":"1.4.3-sha-e6bb3ff","choices":[{"index":%d,"delta":'
+    b'{"role":"assistant","content":"%s"},"logprobs":null,"finish_reason":%s}]}\n\n' % (i, t, f)
+    for i, t, f in ((1, b"I", b"null"), (2, b"'", b"null"), (3, b"m", b'"length"'))])
+
+
+@pytest.mark.parametrize("name,reply,text,notices", [
+    ("foundry local #263", FOUNDRY, "Whispers", []),
+    ("tgi 1.4.3", TGI, "I'm", [LIMIT % "length"]),
+])
+def test_a_single_choice_is_the_answer_whatever_its_index(server, transport, name, reply, text,
+                                                          notices):
+    server.push(reply)
+    texts, s = consume(transport, prompt="q", base_url=server.url)
+    assert ("".join(texts), s.text, s.notices()) == (text, text, notices)
+    server.push(reply)
+    r = cli(server, "q")
+    assert (r.rc, r.text, r.err) == (0, text + "\n", "".join(note(n) + "\n" for n in notices))
+
+
+def n2_reply():
+    """n=2 as OpenAI streams it: each chunk carries one choice, index 0 or 1 (chat_chunk shape)."""
+    def c(index, content=None, finish=None):
+        obj = json.loads(chat_chunk(content, finish)[6:])
+        obj["choices"][0]["index"] = index
+        return data(obj)
+    return sse_reply(c(0, "zero "), c(1, "one "), c(1, "uno"), c(0, "cero"), c(0, finish="stop"),
+                     c(1, finish="stop"), b"data: [DONE]\n\n")
+
+
+SEVERAL = "the server sent several choices (n > 1); only the first is shown"
+
+
+def test_several_choices_print_the_first_and_say_so_once(server, transport):
+    server.push(n2_reply(), n2_reply())
+    texts, s = consume(transport, prompt="q", base_url=server.url, extra_body={"n": 2})
+    assert (texts, s.notices()) == (["zero ", "cero"], [SEVERAL])
+    assert server.last["json"]["n"] == 2
+    r = cli(server, "-o", "n=2", "q")
+    assert (r.rc, r.text, r.err) == (0, "zero cero\n", note(SEVERAL) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# 3. Responses: text only in closing events, never twice, separators
+# ---------------------------------------------------------------------------
+
+MSG = {"id": "msg_1", "type": "message", "status": "completed", "role": "assistant",
+       "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "4"}]}
+RESP = {"id": "resp_1", "object": "response", "created_at": 1742424515, "status": "completed",
+        "model": "m", "usage": {"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}}
+
+
+def r_ev(etype, seq, **fields):
+    """A Responses event as OpenAI sends it (fixtures.md section 3, the closing events'
+    field names; order: ogx-ai/ogx #5309, agentgateway PR #2281)."""
+    return responses_event(etype, seq=seq, **fields)
+
+
+def r_start(item=None):
+    resp = dict(RESP, status="in_progress", usage=None)
+    out = [r_ev("response.created", 0, response=resp), r_ev("response.in_progress", 1, response=resp)]
+    if item:
+        out.append(r_ev("response.output_item.added", 2, output_index=0,
+                        item=dict(item, status="in_progress", content=[])))
+    return out
+
+
+TEXT_DONE = r_ev("response.output_text.done", 5, item_id="msg_1", output_index=0, content_index=0,
+                 text="4", logprobs=[])
+PART_DONE = r_ev("response.content_part.done", 6, item_id="msg_1", output_index=0, content_index=0,
+                 part={"type": "output_text", "annotations": [], "logprobs": [], "text": "4"})
+ITEM_DONE = r_ev("response.output_item.done", 7, output_index=0, item=MSG)
+COMPLETED = r_ev("response.completed", 8, response=dict(RESP, output=[MSG]))
+COMPLETED_EMPTY = r_ev("response.completed", 8, response=dict(RESP, output=[]))  # agentgateway #2281
+COMPLETED_NO_OUTPUT = r_ev("response.completed", 8, response={  # Rapid-MLX PR #851 (0.8.11)
+    "id": "resp_1", "status": "completed", "model": "m",
+    "usage": {"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}})
+DELTAS = [r_ev("response.content_part.added", 3, item_id="msg_1", output_index=0, content_index=0,
+               part={"type": "output_text", "annotations": [], "text": ""}),
+          r_ev("response.output_text.delta", 4, item_id="msg_1", output_index=0, content_index=0,
+               delta="4", logprobs=[])]
+
+CLOSING = [  # name, events after response.created/in_progress (and output_item.added)
+    ("only output_text.done", [TEXT_DONE, COMPLETED_EMPTY]),
+    ("only content_part.done", [PART_DONE, COMPLETED_EMPTY]),
+    ("only output_item.done", [ITEM_DONE, COMPLETED_EMPTY]),
+    ("only response.completed output", [COMPLETED]),
+    ("deltas and every closing event (OpenAI)", DELTAS + [TEXT_DONE, PART_DONE, ITEM_DONE, COMPLETED]),
+    ("every closing event, no deltas", [TEXT_DONE, PART_DONE, ITEM_DONE, COMPLETED]),
+    # diegosouzapw/OmniRoute #13693: output_text.done after the FIRST delta, then more deltas,
+    # some after output_item.done: none lost, none twice.
+    ("omniroute: done after the first delta", [
+        r_ev("response.output_text.delta", 4, item_id="msg_1", output_index=0, content_index=0,
+             delta="1"),
+        r_ev("response.output_text.done", 5, item_id="msg_1", output_index=0, content_index=0,
+             text="1"),
+        r_ev("response.output_text.delta", 6, item_id="msg_1", output_index=0, content_index=0,
+             delta="2"),
+        r_ev("response.output_item.done", 7, output_index=0, item=dict(MSG, content=[
+            {"type": "output_text", "annotations": [], "text": "12"}])),
+        r_ev("response.output_text.delta", 8, item_id="msg_1", output_index=0, content_index=0,
+             delta="3"),
+        r_ev("response.completed", 9, response=dict(RESP, output=[dict(MSG, content=[
+            {"type": "output_text", "annotations": [], "text": "123"}])]))]),
+]
+
+
+@pytest.mark.parametrize("name,events", CLOSING, ids=[c[0] for c in CLOSING])
+def test_responses_text_from_closing_events_exactly_once(server, transport, name, events):
+    """agentgateway PR #2281 (Codex builds the final message from the terminal events) and
+    Rapid-MLX PR #851 (zero deltas): the text is wherever it first arrives, and only once."""
+    server.push(sse_reply(*(r_start(MSG) + events)))
+    texts, s = consume(transport, prompt="q", base_url=server.url, api="responses")
+    text = "123" if name.startswith("omniroute") else "4"
+    assert ("".join(texts), s.text, s.finish_reason) == (text, text, "completed")
+
+
+def test_responses_closing_events_through_the_cli(server):
+    server.push(sse_reply(*(r_start(MSG) + [TEXT_DONE, PART_DONE, ITEM_DONE, COMPLETED])))
+    r = cli(server, "--api", "responses", "q")
+    assert (r.rc, r.text, r.err) == (0, "4\n", "")
+
+
+def test_responses_without_text_anywhere_is_an_empty_answer(server, transport):
+    """Rapid-MLX 0.8.11 (PR #851): response.created, response.in_progress, then
+    response.completed without `output` and no delta at all."""
+    server.push(sse_reply(*(r_start() + [COMPLETED_NO_OUTPUT])))
+    texts, s = consume(transport, prompt="q", base_url=server.url, api="responses")
+    assert (texts, s.empty, s.finish_reason) == ([], True, "completed")
+    server.push(sse_reply(*(r_start() + [COMPLETED_NO_OUTPUT])))
+    r = cli(server, "--api", "responses", "q")
+    # The server ended the answer on purpose (status completed): the empty-answer notice, as
+    # for a Chat stream with finish_reason stop and no text.
+    assert (r.rc, r.out, r.err) == (0, b"", note("the answer is empty (finish_reason: completed)\n"))
+
+
+def phase_msg(i, phase, text):
+    """openai-python ResponseOutputMessage.phase: "commentary" then "final_answer"."""
+    return {"id": "msg_%d" % i, "type": "message", "role": "assistant", "status": "completed",
+            "phase": phase, "content": [{"type": "output_text", "annotations": [], "text": text}]}
+
+
+C1, C2 = phase_msg(1, "commentary", "Checking the files..."), phase_msg(2, "final_answer", "Done.")
+
+
+def two_messages(deltas):
+    out = r_start()
+    for i, m in enumerate((C1, C2)):
+        out.append(r_ev("response.output_item.added", 2 + 10 * i, output_index=i,
+                        item=dict(m, status="in_progress", content=[])))
+        if deltas:
+            text = m["content"][0]["text"]
+            for j, piece in enumerate((text[:4], text[4:])):
+                out.append(r_ev("response.output_text.delta", 3 + 10 * i + j, item_id=m["id"],
+                                output_index=i, content_index=0, delta=piece, logprobs=[]))
+            out.append(r_ev("response.output_text.done", 6 + 10 * i, item_id=m["id"],
+                            output_index=i, content_index=0, text=text, logprobs=[]))
+        out.append(r_ev("response.output_item.done", 7 + 10 * i, output_index=i, item=m))
+    return out + [r_ev("response.completed", 30, response=dict(RESP, output=[C1, C2]))]
+
+
+@pytest.mark.parametrize("deltas", [True, False], ids=["deltas", "closing events only"])
+def test_two_output_messages_are_kept_apart(server, transport, deltas):
+    server.push(sse_reply(*two_messages(deltas)))
+    _, s = consume(transport, prompt="q", base_url=server.url, api="responses")
+    assert s.text == "Checking the files...\n\nDone."
+
+
+def test_two_reasoning_summary_parts_are_kept_apart(server, transport):
+    """openai-python response_reasoning_summary_part_added_event.py & co: summary_index 0 then
+    1 in one reasoning item (fixtures.md section 6)."""
+    rs = {"id": "rs_1", "type": "reasoning", "summary": []}
+    events = r_start() + [r_ev("response.output_item.added", 2, output_index=0, item=rs)]
+    seq = 3
+    for k, text in enumerate(("**Planning** I should check X.", "**Checking** X is fine.")):
+        events.append(r_ev("response.reasoning_summary_part.added", seq, item_id="rs_1",
+                           output_index=0, summary_index=k, part={"type": "summary_text", "text": ""}))
+        for piece in (text[:12], text[12:]):
+            events.append(r_ev("response.reasoning_summary_text.delta", seq + 1, item_id="rs_1",
+                               output_index=0, summary_index=k, delta=piece))
+        events.append(r_ev("response.reasoning_summary_text.done", seq + 2, item_id="rs_1",
+                           output_index=0, summary_index=k, text=text))
+        events.append(r_ev("response.reasoning_summary_part.done", seq + 3, item_id="rs_1",
+                           output_index=0, summary_index=k, part={"type": "summary_text", "text": text}))
+        seq += 4
+    msg, rs = dict(MSG, id="msg_2"), dict(rs, summary=[
+        {"type": "summary_text", "text": "**Planning** I should check X."},
+        {"type": "summary_text", "text": "**Checking** X is fine."}])
+    events += [r_ev("response.output_item.done", 20, output_index=0, item=rs),
+               r_ev("response.output_text.delta", 21, item_id="msg_2", output_index=1,
+                    content_index=0, delta="4", logprobs=[]),
+               r_ev("response.completed", 22, response=dict(RESP, output=[rs, msg]))]
+    server.push(sse_reply(*events))
+    parts, s = parts_of(transport, prompt="q", base_url=server.url, api="responses")
+    assert kinds(parts, REASONING) == "**Planning** I should check X.\n\n**Checking** X is fine."
+    assert (kinds(parts), s.text) == ("4", "4")
+
+
+# ---------------------------------------------------------------------------
+# 4. Spoken answers: the transcript is the text
+# ---------------------------------------------------------------------------
+
+# openai/openai-node #1206 (cited by openai-python #2507): delta.content stays null, the text is
+# delta.audio.transcript; the last chunk carries only audio.expires_at and no finish_reason
+# (openai-node PR #1991), then [DONE].
+AUDIO_CHAT = [
+    b'data: {"id":"chatcmpl-123456","object":"chat.completion.chunk","created":1730764995,"model":'
+    b'"gpt-4o-audio-preview-2024-10-01","system_fingerprint":"fp_6e2d124157","choices":[{"index":0,'
+    b'"delta":{"audio":{"transcript":"!"}},"finish_reason":null}]}\n\n',
+    b'data: {"id":"chatcmpl-123456","object":"chat.completion.chunk","created":1730764995,"model":'
+    b'"gpt-4o-audio-preview-2024-10-01","system_fingerprint":"fp_6e2d124157","choices":[{"index":0,'
+    b'"delta":{"role":"assistant","content":null,"refusal":null,"audio":{"id":"audio_672960c3a3e4'
+    b'8190aed70377a7d6c941","data":"CAAIAAkACgAPABEAEQARABMAEAANAAgAAwD9//v/+f/3//L/8v/w//L/8"}},'
+    b'"finish_reason":null}]}\n\n',
+    b'data: {"id":"chatcmpl-123456","object":"chat.completion.chunk","created":1730764995,"model":'
+    b'"gpt-4o-audio-preview-2024-10-01","system_fingerprint":"fp_6e2d124157","choices":[{"index":0,'
+    b'"delta":{"audio":{"transcript":" Hi"}},"finish_reason":null}]}\n\n',
+    b'data: {"id":"chatcmpl-123456","object":"chat.completion.chunk","created":1730764995,"model":'
+    b'"gpt-4o-audio-preview-2024-10-01","system_fingerprint":"fp_6e2d124157","choices":[{"index":0,'
+    b'"delta":{"audio":{"data":"lBNbDTYZdhycFrgTxg6NBT8BavhC85LyNu/j9Yv8DvqAAuA"}},'
+    b'"finish_reason":null}]}\n\n',
+    b'data: {"id":"chatcmpl-123456","object":"chat.completion.chunk","created":1730764995,"model":'
+    b'"gpt-4o-audio-preview-2024-10-01","system_fingerprint":"fp_6e2d124157","choices":[{"index":0,'
+    b'"delta":{"audio":{"expires_at":1730768595}},"finish_reason":null}]}\n\n',
+    b"data: [DONE]\n\n"]
+# openai-python response_audio_transcript_delta_event.py / _done_event.py (no text in .done),
+# response_audio_delta_event.py / response_audio_done_event.py.
+AUDIO_RESPONSES = [
+    r_ev("response.audio.transcript.delta", 4, delta="Hello"),
+    r_ev("response.audio.delta", 5, delta="CAAIAAkACgAPABEAEQ"),
+    r_ev("response.audio.transcript.delta", 6, delta=" there"),
+    r_ev("response.audio.transcript.done", 9), r_ev("response.audio.done", 10),
+    r_ev("response.completed", 11, response=dict(RESP, output=[]))]
+
+
+@pytest.mark.parametrize("api,events,text", [
+    ("chat", AUDIO_CHAT, "! Hi"), ("responses", AUDIO_RESPONSES, "Hello there")])
+def test_a_spoken_answer_is_its_transcript(server, transport, api, events, text):
+    server.push(sse_reply(*events), sse_reply(*events))
+    texts, s = consume(transport, prompt="q", base_url=server.url, api=api)
+    assert ("".join(texts), s.text) == (text, text)
+    r = cli(server, "--api", api, "q")
+    assert (r.rc, r.text, r.err) == (0, text + "\n", "")
+
+
+# ---------------------------------------------------------------------------
+# 5. reasoning_details (MiniMax, OpenRouter) is reasoning, never doubled
+# ---------------------------------------------------------------------------
+
+MINIMAX = (  # MiniMax with reasoning_split: true (fixtures.md section 5)
+    b'data: {"id":"x","object":"chat.completion.chunk","model":"MiniMax-M2","choices":[{"index":0,'
+    b'"delta":{"role":"assistant","content":"","reasoning_details":[{"type":"reasoning.text","id":'
+    b'"reasoning-text-1","format":"MiniMax-response-v1","index":0,"text":"Add both values."}]},'
+    b'"finish_reason":null}]}\n\n')
+OR_BOTH = (  # OpenRouter sends delta.reasoning AND delta.reasoning_details for one thought
+    b'data: {"id":"gen-1","object":"chat.completion.chunk","model":"anthropic/claude-sonnet-4",'
+    b'"choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning":"Think ",'
+    b'"reasoning_details":[{"type":"reasoning.text","text":"Think ","format":"anthropic-claude-v1",'
+    b'"index":0}]},"finish_reason":null}]}\n\n')
+OR_SUMMARY = (b'data: {"model":"m","choices":[{"delta":{"reasoning_details":[{"type":"reasoning.'
+              b'summary","summary":"Inspecting the tool result. "}]}}]}\n\n')
+OR_ENCRYPTED = (  # OpenRouter docs, reasoning tokens: opaque, never shown
+    b'data: {"id":"chatcmpl-gemini3","object":"chat.completion.chunk","created":1711357598,"model":'
+    b'"google/gemini-3-pro","system_fingerprint":"fp_gemini3","choices":[{"index":0,"delta":{"role":'
+    b'"assistant","content":null,"reasoning_details":[{"type":"reasoning.encrypted","data":'
+    b'"encrypted_thoughtsig_data"}]},"logprobs":null,"finish_reason":null}]}\n\n')
+
+
+@pytest.mark.parametrize("name,chunks,reasoning", [
+    ("minimax", [MINIMAX], "Add both values."),
+    ("openrouter reasoning and reasoning_details", [OR_BOTH, OR_BOTH], "Think Think "),
+    ("openrouter summary then encrypted", [OR_SUMMARY, OR_ENCRYPTED], "Inspecting the tool result. "),
+])
+def test_reasoning_details_are_reasoning(server, transport, name, chunks, reasoning):
+    server.push(sse_reply(*(chunks + chat_events(["3"])[1:])))
+    parts, s = parts_of(transport, prompt="q", base_url=server.url)
+    assert (kinds(parts, REASONING), kinds(parts), s.text) == (reasoning, "3", "3")
+    assert "encrypted_thoughtsig_data" not in repr(parts)
+
+
+# ---------------------------------------------------------------------------
+# 6. Tool calls of every kind are named; never "the answer is empty"
+# ---------------------------------------------------------------------------
+
+# openai-python chat_completion_chunk.py: ChoiceDeltaToolCall type "custom", custom.name and
+# custom.input (free text, not JSON).
+CUSTOM_TOOL = [
+    b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-5","choices"'
+    b':[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_abc"'
+    b',"type":"custom","custom":{"name":"code_exec","input":""}}]},"finish_reason":null}]}\n\n',
+    b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-5","choices"'
+    b':[{"index":0,"delta":{"tool_calls":[{"index":0,"custom":{"input":"print(\\"hi\\")"}}]},'
+    b'"finish_reason":null}]}\n\n',
+    b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-5","choices"'
+    b':[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\n', b"data: [DONE]\n\n"]
+
+# openai-python responses/response_output_item.py and newer modules (fixtures.md 7b).
+CALL_ITEMS = [
+    ({"id": "ctc_1", "type": "custom_tool_call", "call_id": "call_1", "name": "code_exec",
+      "input": "print(1)", "status": "completed"}, "code_exec"),
+    ({"id": "mcpr_1", "type": "mcp_approval_request", "server_label": "deepwiki",
+      "name": "ask_question", "arguments": "{\"q\":\"x\"}"}, "ask_question"),
+    ({"id": "cu_1", "type": "computer_call", "call_id": "call_c", "action": {"type": "screenshot"},
+      "pending_safety_checks": [], "status": "completed"}, "computer_call"),
+    ({"id": "sh_1", "type": "shell_call", "call_id": "call_2", "action": {
+        "commands": ["ls -la"], "timeout_ms": 120000, "max_output_length": None},
+      "status": "completed"}, "shell_call"),
+    ({"id": "ap_1", "type": "apply_patch_call", "call_id": "call_3", "operation": {
+        "type": "update_file", "path": "a.py", "diff": "@@ ..."}, "status": "completed"},
+     "apply_patch_call"),
+]
+
+
+def call_events(item):
+    return r_start() + [
+        r_ev("response.output_item.added", 2, output_index=0, item=dict(item, status="in_progress")),
+        r_ev("response.output_item.done", 3, output_index=0, item=item),
+        r_ev("response.completed", 4, response=dict(RESP, output=[item]))]
+
+
+# A function call streamed as OpenAI does: the name in the first delta, then argument deltas
+# without a name (fixtures.md 12b: `{"index":0,"function":{"arguments":"{"}}`).
+FUNCTION_TOOL = [
+    chat_chunk(role="assistant", tool_calls=[{"index": 0, "id": "call_1", "type": "function",
+                                              "function": {"name": "get_weather", "arguments": ""}}]),
+    data({"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "function": {"arguments": "{"}}]}}]}),
+    chat_chunk(tool_calls=[{"index": 0, "function": {"arguments": "\"city\": \"Paris\"}"}}]),
+    chat_chunk(finish="tool_calls"), b"data: [DONE]\n\n"]
+TOOL_CASES = [("chat custom tool", "chat", CUSTOM_TOOL, "code_exec"),
+              ("chat function tool", "chat", FUNCTION_TOOL, "get_weather")] + [
+    (item["type"], "responses", call_events(item), name) for item, name in CALL_ITEMS]
+
+
+@pytest.mark.parametrize("name,api,events,tool", TOOL_CASES, ids=[c[0] for c in TOOL_CASES])
+def test_every_kind_of_tool_call_is_named(server, transport, name, api, events, tool):
+    server.push(sse_reply(*events), sse_reply(*events))
+    texts, s = consume(transport, prompt="q", base_url=server.url, api=api)
+    assert (texts, s.tools) == ([], [tool])
+    r = cli(server, "--api", api, "q")
+    assert (r.rc, r.out, r.err) == (0, b"", note(
+        "the model asked to call a tool (%s); oai_stream runs no tools\n" % tool))
+
+
+# ---------------------------------------------------------------------------
+# 7. File citations are listed like URL citations
+# ---------------------------------------------------------------------------
+
+# openai-python responses/response_output_text.py: file_citation and file_path carry one
+# `index`; container_file_citation start/end; file_path has no filename.
+FILE_ANNOTATIONS = [
+    {"type": "file_citation", "file_id": "file-abc", "filename": "report.pdf", "index": 3},
+    {"type": "container_file_citation", "container_id": "cntr_1", "file_id": "cfile_1",
+     "filename": "out.csv", "start_index": 0, "end_index": 4},
+    {"type": "file_path", "file_id": "file-xyz", "index": 5},
+]
+
+
+def cited(events_too):
+    msg = dict(MSG, content=[{"type": "output_text", "annotations": FILE_ANNOTATIONS, "text": "Per."}])
+    out = r_start(msg) + [r_ev("response.output_text.delta", 4, item_id="msg_1", output_index=0,
+                               content_index=0, delta="Per.", logprobs=[])]
+    if events_too:
+        out += [r_ev("response.output_text.annotation.added", 5 + i, item_id="msg_1",
+                     output_index=0, content_index=0, annotation_index=i, annotation=a)
+                for i, a in enumerate(FILE_ANNOTATIONS)]
+    return out + [r_ev("response.output_item.done", 9, output_index=0, item=msg),
+                  r_ev("response.completed", 10, response=dict(RESP, output=[msg]))]
+
+
+@pytest.mark.parametrize("events_too", [True, False], ids=["annotation events", "closing only"])
+def test_file_citations_are_listed(server, transport, events_too):
+    server.push(sse_reply(*cited(events_too)), sse_reply(*cited(events_too)))
+    _, s = consume(transport, prompt="q", base_url=server.url, api="responses")
+    assert (s.text, s.citations) == ("Per.", [
+        {"url": "file-abc", "title": "report.pdf"}, {"url": "cfile_1", "title": "out.csv"},
+        {"url": "file-xyz", "title": ""}])
+    r = cli(server, "--api", "responses", "q")
+    assert (r.rc, r.text) == (0, "Per.\n")
+    assert r.err.splitlines() == [note("source [1] file-abc (report.pdf)"),
+                                  note("source [2] cfile_1 (out.csv)"), note("source [3] file-xyz")]
+
+
+# ---------------------------------------------------------------------------
+# 8. Size limits: real big events pass, the limits hold at their edges
+# ---------------------------------------------------------------------------
+
+def b64(size):
+    """PNG-looking base64 of `size` characters (a 1536x1024 high-quality image is ~5-6 MB)."""
+    return "iVBORw0KGgoAAAANSUhEUgAA" + "QUJDRA+/" * ((size - 24) // 8)
+
+
+def image_events(partial_size, final_size, text=("A ", "cat.")):
+    """openai-python response_image_gen_call_partial_image_event.py (partial_image_b64 with an
+    `event:` line; DEEIX-Chat PR #465, opencode #36343: events of MBs), then the final image
+    again in output_item.done `result` and in response.completed's output."""
+    image = {"id": "ig_1", "type": "image_generation_call", "status": "completed",
+             "result": b64(final_size)}
+    msg = dict(MSG, id="msg_2", content=[{"type": "output_text", "annotations": [],
+                                          "text": "".join(text)}])
+    out = r_start() + [
+        r_ev("response.output_item.added", 2, output_index=0,
+             item={"id": "ig_1", "type": "image_generation_call", "status": "in_progress"}),
+        r_ev("response.image_generation_call.partial_image", 6, output_index=0, item_id="ig_1",
+             partial_image_index=0, partial_image_b64=b64(partial_size), size="1536x1024",
+             quality="high", background="opaque", output_format="png")]
+    out += [r_ev("response.output_text.delta", 7 + i, item_id="msg_2", output_index=1,
+                 content_index=0, delta=t, logprobs=[]) for i, t in enumerate(text)]
+    return out + [r_ev("response.output_item.done", 10, output_index=1, item=msg),
+                  r_ev("response.completed", 11, response=dict(RESP, output=[image, msg]))]
+
+
+MiB = 1024 * 1024
+
+
+def test_image_generation_events_of_several_mib_are_whole(server, transport):
+    events = image_events(5 * MiB, 6 * MiB)
+    assert len(events[3]) > 5 * MiB and len(events[-1]) > 6 * MiB
+    server.push(sse_reply(*events), sse_reply(*events))
+    _, s = consume(transport, prompt="q", base_url=server.url, api="responses")
+    assert (s.text, s.finish_reason) == ("A cat.", "completed")
+    r = cli(server, "--api", "responses", "q")
+    assert (r.rc, r.text) == (0, "A cat.\n")
+    assert "the answer is empty" not in r.err and len(r.err) < 200, r.err
+
+
+def test_an_ignored_event_type_is_not_even_parsed():
+    adapter = oai_stream.ResponsesAdapter()
+    event = Event("response.image_generation_call.partial_image", '{"partial_image_b64": "iVBO',
+                  None, None)  # cut: parsing it would raise
+    assert adapter.feed(event) == []
+
+
+def test_an_event_over_16_mib_is_refused_and_the_text_kept(server, transport):
+    events = image_events(17 * MiB, 10)
+    # the partial image comes after the text here
+    events = events[:3] + events[4:6] + [events[3]] + events[6:]
+    server.push(sse_reply(*events), sse_reply(*events))
+    got = []
+    with pytest.raises(oai_stream.EventTooLarge) as info:
+        consume(transport, got, prompt="q", base_url=server.url, api="responses")
+    assert got == ["A ", "cat."]
+    assert "16777216-byte limit" in str(info.value)
+    r = cli(server, "--api", "responses", "q")
+    assert (r.rc, r.text) == (1, "A cat.\n")
+    assert one_line(r.err) == note(str(info.value))
+
+
+import functools  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def logprobs_answer(tokens):
+    """A --no-stream Chat answer with logprobs and top_logprobs 20, in openai-python's
+    ChatCompletionTokenLogprob shape (fixtures.md 12b: ~1.5 KB and 43 containers a token),
+    as json.dumps writes it; tokens drawn from a pool of 64 (fast to build)."""
+    rnd = random.Random(16)
+    words = [" the", " of", " and", " a", " to", " in", " is", " you", " that", " it", "Hi",
+             " Python", " stream", "."]
+
+    def lp(tok):
+        return {"token": tok, "logprob": -rnd.random() * 10, "bytes": list(tok.encode())}
+    pool = []
+    for _ in range(64):
+        tok = rnd.choice(words)
+        pool.append((tok, json.dumps(dict(lp(tok), top_logprobs=[lp(rnd.choice(words))
+                                                                 for _ in range(20)]))))
+    picked = [pool[rnd.randrange(64)] for _ in range(tokens)]
+    text = "".join(t for t, _ in picked)
+    body = json.dumps({"id": "chatcmpl-x", "object": "chat.completion", "created": 1,
+                       "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "message": {
+                           "role": "assistant", "content": text, "refusal": None, "annotations": []},
+                           "logprobs": {"content": "@", "refusal": None}, "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 10, "completion_tokens": tokens,
+                                 "total_tokens": 10 + tokens}})
+    return text, body.replace('"@"', "[%s]" % ", ".join(j for _, j in picked)).encode()
+
+
+def test_a_no_stream_answer_with_logprobs_of_4_mib_is_accepted(server, transport):
+    text, body = logprobs_answer(2600)
+    assert len(body) > 4 * MiB and json.loads(body)["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    server.push(json_reply(200, body), json_reply(200, body))
+    _, s = consume(transport, prompt="q", base_url=server.url, no_stream=True,
+                   extra_body={"logprobs": True, "top_logprobs": 20})
+    assert (s.text, s.finish_reason) == (text, "stop")
+    r = cli(server, "--no-stream", "-o", "logprobs=true", "-o", "top_logprobs=20", "q")
+    assert (r.rc, r.text, r.err) == (0, text + "\n", "")
+
+
+def test_a_no_stream_answer_with_logprobs_under_the_body_limit_is_accepted(server):
+    """6,500 tokens with top_logprobs 20: ~10.2 MiB, under MAX_BODY_SIZE (16 MiB); fixtures.md
+    12b: 4,000 such tokens are ~6 MB."""
+    text, body = logprobs_answer(6500)
+    assert 10 * MiB < len(body) < oai_stream.MAX_BODY_SIZE
+    server.push(json_reply(200, body))
+    _, s = consume("sync", prompt="q", base_url=server.url, no_stream=True)
+    assert (s.text, s.finish_reason) == (text, "stop")
+
+
+def test_a_json_answer_of_too_many_values_is_refused(server, transport):
+    n = oai_stream.MAX_JSON_VALUES // 2 + 1  # `{}` and `,`: two values each
+    hostile = b"[" + b"{}," * (n - 1) + b"{}]"
+    message = "invalid JSON answer: more than %d values" % oai_stream.MAX_JSON_VALUES
+    server.push(json_reply(200, hostile), json_reply(200, hostile))
+    with pytest.raises(oai_stream.ProtocolError) as info:
+        consume(transport, prompt="q", base_url=server.url, no_stream=True)
+    assert str(info.value) == message
+    r = cli(server, "--no-stream", "q")
+    assert (r.rc, r.out, r.err) == (1, b"", note(message) + "\n")
+
+
+def test_the_value_limit_at_its_edge():
+    limit = oai_stream.MAX_JSON_VALUES
+
+    def values(n):  # `[` and n-1 commas: n counted, and over 65536 characters
+        return "[" + "0," * (n - 1) + "0" + " " * max(0, 65537 - 2 * n) + "]"
+    assert len(values(limit)) > 65536
+    assert oai_stream._loads(values(limit), "x") == [0] * limit
+    with pytest.raises(oai_stream.ProtocolError) as info:
+        oai_stream._loads(values(limit + 1), "x")
+    assert str(info.value) == "x: more than %d values" % limit
+    small = "[" + "[]," * 21844 + "0]"  # dense but not over 65536 characters: parsed
+    assert len(small) <= 65536 and len(oai_stream._loads(small, "x")) == 21845
+
+
+# ---------------------------------------------------------------------------
+# 9. The last event at the close (openai/openai-node #2725, PR #2726)
+# ---------------------------------------------------------------------------
+
+# The #2725 repro's final chunk; B: one LF then EOF, C: no newline; cut: mid-JSON.
+FINAL = b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+# earendil-works/pi #9513: a new-api relay in front of ModelScope ends with
+# `event: response.completed\ndata: {...}\n` and closes.
+R_FINAL = COMPLETED[:-1]
+LAST_EVENT = [  # name, api, body, chunked, complete
+    ("B single LF, chunked", "chat", FINAL + b"\n", True, True),
+    ("B single LF, close-delimited", "chat", FINAL + b"\n", False, True),
+    ("C no newline, chunked", "chat", FINAL, True, True),
+    ("C no newline, close-delimited", "chat", FINAL, False, True),
+    ("CRLF only", "chat", FINAL + b"\r\n", True, True),
+    ("cut mid-JSON", "chat", FINAL[:70], True, False),
+    ("cut mid-JSON, close-delimited", "chat", FINAL[:70] + b"\n", False, False),
+    ("responses completed with one LF", "responses", R_FINAL, True, True),
+    ("responses completed, no newline", "responses", R_FINAL[:-1], False, True),
+    ("responses completed cut", "responses", R_FINAL[:200], True, False),
+]
+
+
+def last_event_reply(api, body, chunked):
+    head_ = (chat_events(["Who", "le"])[:-2] if api == "chat"
+             else r_start(MSG) + DELTAS[:1] + [r_ev("response.output_text.delta", 4, item_id="msg_1",
+                                                     output_index=0, content_index=0, delta=t)
+                                               for t in ("Who", "le")])
+    return sse_reply(*(head_ + [body]), chunked=chunked)
+
+
+@pytest.mark.parametrize("name,api,body,chunked,complete", LAST_EVENT, ids=[c[0] for c in LAST_EVENT])
+def test_the_last_event_at_the_close(server, transport, name, api, body, chunked, complete):
+    server.push(last_event_reply(api, body, chunked))
+    got = []
+    if complete:
+        texts, s = consume(transport, got, prompt="q", base_url=server.url, api=api)
+        assert (s.text, s.finish_reason) == ("Whole", "stop" if api == "chat" else "completed")
+    else:
+        with pytest.raises(oai_stream.IncompleteStream) as info:
+            consume(transport, got, prompt="q", base_url=server.url, api=api)
+        assert str(info.value) == "stream ended before the answer was complete"
+    assert "".join(got) == "Whole"
+
+
+LAST_EVENT_CLI = [c for c in LAST_EVENT if "close-delimited" in c[0] or "responses" in c[0]]
+
+
+@pytest.mark.parametrize("name,api,body,chunked,complete", LAST_EVENT_CLI,
+                         ids=[c[0] for c in LAST_EVENT_CLI])
+def test_the_last_event_at_the_close_through_the_cli(server, name, api, body, chunked, complete):
+    server.push(last_event_reply(api, body, chunked))
+    r = cli(server, "--api", api, "q")
+    assert (r.rc, r.text) == (0 if complete else 1, "Whole\n")
+    assert r.err == ("" if complete else note("stream ended before the answer was complete\n"))
+
+
+HOSTED = [
+    {"id": "ws_1", "type": "web_search_call", "status": "completed",
+     "action": {"type": "search", "query": "weather paris"}},
+    {"id": "ig_1", "type": "image_generation_call", "status": "completed", "result": "iVBORw0K"},
+]
+
+
+@pytest.mark.parametrize("item", HOSTED, ids=[h["type"] for h in HOSTED])
+def test_a_tool_the_server_ran_is_no_call_for_the_caller(server, item):
+    msg = dict(MSG, id="msg_2", content=[{"type": "output_text", "annotations": [], "text": "Sunny."}])
+    events = call_events(item)[:-1] + [
+        r_ev("response.output_item.done", 5, output_index=1, item=msg),
+        r_ev("response.completed", 6, response=dict(RESP, output=[item, msg]))]
+    server.push(sse_reply(*events))
+    r = cli(server, "--api", "responses", "q")
+    assert (r.rc, r.text, r.err) == (0, "Sunny.\n", "")
+
+
+# ---------------------------------------------------------------------------
+# 10, 13. Errors in other envelopes show their message; an HTTP error names the URL
+# ---------------------------------------------------------------------------
+
+# SuzumiyaAkizuki/ComfyUI-NewBie-LLM-Formatter #3: HTTP 400 from Gemini's /v1beta/openai/.
+GEMINI_400 = (b'[{"error":{"code":400,"message":"Invalid JSON payload received. Unknown name \\"reasoning'
+              b'\\": Cannot find field.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis'
+              b'.com/google.rpc.BadRequest","fieldViolations":[{"description":"Invalid JSON payload '
+              b'received. Unknown name \\"reasoning\\": Cannot find field."}]}]}}]')
+# anomalyco/opencode #18552, #23773: Cloudflare's v4 envelope, HTTP 404.
+CLOUDFLARE_404 = (b'{"result":null,"success":false,"errors":[{"code":7003,"message":"Could not route to '
+                  b'/client/v4/accounts/${CLOUDFLARE_ACCOUNT_ID}/ai/v1/chat/completions, perhaps your '
+                  b'object identifier is invalid?"}],"messages":[]}')
+ENVELOPES = [  # name, status, body, (code, type, message), CLI hint
+    ("gemini array", 400, GEMINI_400, (400, "INVALID_ARGUMENT", "Invalid JSON payload received. "
+                                       "Unknown name \"reasoning\": Cannot find field."), ""),
+    ("cloudflare", 404, CLOUDFLARE_404, (7003, None, "Could not route to /client/v4/accounts/"
+                                         "${CLOUDFLARE_ACCOUNT_ID}/ai/v1/chat/completions, perhaps "
+                                         "your object identifier is invalid?"),
+     "; check --base-url (most servers want it to end in /v1) and that the server offers this API (--api)"),
+]
+
+
+@pytest.mark.parametrize("name,status,body,expected,hint", ENVELOPES, ids=[e[0] for e in ENVELOPES])
+def test_errors_in_other_envelopes_name_the_url(server, transport, name, status, body, expected,
+                                                hint):
+    server.push(json_reply(status, body), json_reply(status, body))
+    url = server.url + "/chat/completions"
+    with pytest.raises(oai_stream.APIError) as info:
+        consume(transport, prompt="q", base_url=server.url)
+    e = info.value
+    assert (e.status, e.code, e.type, e.message, e.url) == (status, expected[0], expected[1],
+                                                            expected[2], url)
+    extra = ", ".join(str(x) for x in expected[:2] if x)
+    line = "HTTP %d from %s (%s): %s" % (status, url, extra, expected[2])
+    assert str(e) == line
+    r = cli(server, "q")
+    assert (r.rc, r.out, r.err) == (1, b"", note(line + hint) + "\n")
+
+
+def test_a_gemini_error_array_inside_the_stream(server, transport):
+    """An in-stream Gemini error in array form (fixtures.md 10a; an Antigravity client's
+    fixture: gRPC code 8, RESOURCE_EXHAUSTED) after some text."""
+    reply = sse_reply(chat_chunk("We were"),
+                      b'data: [{"error":{"code":8,"status":"RESOURCE_EXHAUSTED","message":"quota"}}]\n\n')
+    server.push(reply, reply)
+    got = []
+    with pytest.raises(oai_stream.APIError) as info:
+        consume(transport, got, prompt="q", base_url=server.url)
+    assert (got, str(info.value)) == (["We were"], "error in stream (8, RESOURCE_EXHAUSTED): quota")
+    r = cli(server, "q")
+    assert (r.rc, r.text, r.err) == (1, "We were\n", note(
+        "error in stream (8, RESOURCE_EXHAUSTED): quota\n"))
+
+
+# ---------------------------------------------------------------------------
+# 11. A server's words are never rewritten
+# ---------------------------------------------------------------------------
+
+def test_a_servers_words_are_printed_verbatim(server):
+    """Issue 16 ("the CLI's regex that turns parameter names into flags also rewrites server
+    text"): an OpenAI-shaped 400 whose message and param name our parameters."""
+    message = ("timeout must be at most 600; max_tokens is too large for this model; the "
+               "base_url or base URL you used is fine (timeout)")
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": "timeout",
+                      "code": "invalid_value"}}
+    server.push(json_reply(400, body))
+    r = cli(server, "q")
+    assert (r.rc, r.out) == (1, b"")
+    assert r.err == note("HTTP 400 from %s/chat/completions (invalid_value, invalid_request_error): "
+                         "%s\n" % (server.url, message))
+    assert "--" not in r.err and len(server.requests) == 1
+
+
+# ---------------------------------------------------------------------------
+# 12. --usage: reasoning and cached tokens, llama.cpp timings, no unmeasured speed
+# ---------------------------------------------------------------------------
+
+# BerriAI/litellm #8953 (Azure, gpt-4o): the include_usage chunk with both details objects.
+AZURE_USAGE = (
+    b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1741001985,"model":"gpt-4o",'
+    b'"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":14,"total_tokens":26,'
+    b'"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":'
+    b'{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,'
+    b'"rejected_prediction_tokens":0}}}\n\n')
+# router-for-me/CLIProxyAPI #433: Gemini through a proxy, reasoning tokens in the last chunk.
+GEMINI_USAGE = (
+    b'data: {"id":"AFM0aeS7K5G5694P0rHLqAM","object":"chat.completion.chunk","created":1765036800,'
+    b'"model":"gemini-3-pro-preview","choices":[{"index":0,"delta":{"role":"assistant","content":'
+    b'"!","reasoning_content":null,"tool_calls":null},"finish_reason":"STOP","native_finish_reason":'
+    b'"STOP"}],"usage":{"completion_tokens":374,"total_tokens":1549,"prompt_tokens":1175,'
+    b'"completion_tokens_details":{"reasoning_tokens":1169}}}\n\n')
+# ggml-org/llama.cpp server-task.cpp result_timings::to_json(), on the finish_reason chunk;
+# here without a usage object (older servers, include_usage not asked).
+LLAMA_TIMINGS = (
+    b'data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1735000000,"id":'
+    b'"chatcmpl-abc","model":"gpt-3.5-turbo","system_fingerprint":"b4500-abc123","object":'
+    b'"chat.completion.chunk","timings":{"cache_n":4096,"prompt_n":812,"prompt_ms":950.5,'
+    b'"prompt_per_token_ms":1.17,"prompt_per_second":854.3,"predicted_n":64,"predicted_ms":1200.0,'
+    b'"predicted_per_token_ms":18.75,"predicted_per_second":53.3}}\n\n')
+# openai-python responses/response_usage.py: only in response.completed.
+R_USAGE = {"input_tokens": 1200, "input_tokens_details": {"cached_tokens": 1024},
+           "output_tokens": 300, "output_tokens_details": {"reasoning_tokens": 256},
+           "total_tokens": 1500}
+USAGES = [  # name, api, events, counts, the usage line's start
+    ("azure details", "chat", chat_events(["Hel", "lo"])[:-1] + [AZURE_USAGE, b"data: [DONE]\n\n"],
+     (12, 14, 26, 0, 0), "usage: 12 prompt (0 cached) + 14 completion (0 reasoning) = 26 tokens"),
+    ("gemini reasoning", "chat", [chat_chunk("Hel"), chat_chunk("lo"), GEMINI_USAGE],
+     (1175, 374, 1549, 1169, None), "usage: 1175 prompt + 374 completion (1169 reasoning) = 1549 tokens"),
+    ("llama.cpp timings", "chat", [chat_chunk("Hel"), chat_chunk("lo"), LLAMA_TIMINGS,
+                                   b"data: [DONE]\n\n"],
+     (812, 64, None, None, None), "usage: 812 prompt + 64 completion = 876 tokens"),
+    ("responses details", "responses", responses_events(["Hel", "lo"], usage=R_USAGE),
+     (1200, 300, 1500, 256, 1024), "usage: 1200 prompt (1024 cached) + 300 completion (256 "
+                                   "reasoning) = 1500 tokens"),
+]
+
+
+@pytest.mark.parametrize("name,api,events,counts,line", USAGES, ids=[u[0] for u in USAGES])
+def test_usage_counts_through_both_transports(server, transport, name, api, events, counts, line):
+    server.push(sse_reply(*events))
+    _, s = consume(transport, prompt="q", base_url=server.url, api=api, usage=True)
+    assert s.text.startswith("Hello") and s.adapter.usage_counts() == counts
+
+
+@pytest.mark.parametrize("name,api,events,counts,line", USAGES, ids=[u[0] for u in USAGES])
+def test_usage_line_of_an_answer_in_one_read_has_no_speed(server, name, api, events, counts, line):
+    server.push(sse_reply(b"".join(events)))  # a buffering gateway: the whole stream at once
+    r = cli(server, "--api", api, "--usage", "q")
+    assert r.rc == 0 and r.text.startswith("Hello")
+    assert re.fullmatch(re.escape(note(line)) + r"; first token \d+\.\d\d s\n", r.err), r.err
+
+
+def test_usage_line_of_a_paced_answer_has_its_speed(server):
+    events = USAGES[0][2]
+    server.push(sse_reply(*[p for e in events for p in (e, 0.02)]))  # pacing, as test_usage_line
+    r = cli(server, "--usage", "q")
+    assert re.fullmatch(re.escape(note(USAGES[0][4])) + r"; first token \d+\.\d\d s, "
+                        r"\d+\.\d tokens/s\n", r.err), r.err
+
+
+# ---------------------------------------------------------------------------
+# 14. A TLS handshake dropped is retried; a protocol mismatch is not
+# ---------------------------------------------------------------------------
+
+class DroppingServer(FakeServer):
+    """TLS on loopback whose first `drops` connections are dropped in the handshake: at once,
+    after reading the ClientHello, or with a RST (a balancer; fixtures.md 13: stdlib sees
+    SSLEOFError UNEXPECTED_EOF_WHILE_READING, or ConnectionResetError)."""
+
+    def __init__(self, certs, how, drops=1):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(certs, "good.pem"), os.path.join(certs, "srv.key"))
+        self.how, self.drops, self.lock = how, drops, threading.Lock()
+        super().__init__(tls=ctx, default=chat_reply(["secure"]))
+
+    def _serve(self, conn):
+        with self.lock:
+            drop, self.drops = self.drops > 0, self.drops - 1
+        if not drop:
+            return FakeServer._serve(self, conn)
+        if self.how != "close":
+            conn.recv(65536)  # the ClientHello
+        if self.how == "reset":
+            import struct
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+
+class PlainServer(FakeServer):
+    """Plain HTTP where https:// was asked: the ClientHello gets an HTTP 400 (as nginx answers
+    garbage), which the client's TLS reads as WRONG_VERSION_NUMBER."""
+
+    def _serve(self, conn):
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        conn.close()
+
+
+@pytest.mark.parametrize("how", ["close", "after ClientHello", "reset"])
+def test_a_dropped_tls_handshake_is_retried(certs, transport, monkeypatch, how):
+    monkeypatch.setenv("SSL_CERT_FILE", os.path.join(certs, "ca.pem"))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    server = DroppingServer(certs, how)
+    try:
+        retried = []
+        texts, _ = consume(transport, prompt="q", base_url=server.url, retries=1,
+                           on_retry=lambda exc, wait, attempt: retried.append(str(exc)))
+        assert texts == ["secure"] and len(retried) == 1 and server.connections == 2, retried
+        if how == "after ClientHello" and transport == "sync":  # the ssl.SSLEOFError path
+            assert "UNEXPECTED_EOF_WHILE_READING" in retried[0], retried
+        assert len(server.requests) == 1
+    finally:
+        server.close()
+
+
+def test_a_dropped_tls_handshake_is_retried_by_the_cli(certs):
+    server = DroppingServer(certs, "after ClientHello")
+    try:
+        r = cli(server, "q", env=clean_env(SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
+        assert (r.rc, r.text, r.err) == (0, "secure\n", "")
+        assert server.connections == 2
+    finally:
+        server.close()
+
+
+def test_plain_http_behind_an_https_url_is_not_retried(certs, transport, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", os.path.join(certs, "ca.pem"))
+    server = PlainServer()
+    try:
+        url = server.url.replace("http://", "https://")
+        with pytest.raises(oai_stream.NetworkError) as info:
+            consume(transport, prompt="q", base_url=url, retries=2)
+        assert str(info.value).startswith("TLS error with https://127.0.0.1:%d: " % server.port)
+        assert "WRONG_VERSION_NUMBER" in str(info.value) or "wrong version number" in str(info.value)
+        assert server.connections == 1
+    finally:
+        server.close()
+
+
+# ---------------------------------------------------------------------------
+# 15. --timeout: bytes of the response head are progress
+# ---------------------------------------------------------------------------
+
+def test_a_trickled_head_is_progress(server, transport):
+    """A slow gateway sends the head a line every 0.4 s (1.6 s in all) with timeout 1 s."""
+    lines = [b"HTTP/1.1 200 OK\r\n", b"Content-Type: text/event-stream\r\n",
+             b"Transfer-Encoding: chunked\r\n", b"Connection: close\r\n", b"\r\n"]
+    steps = [lines[0]]
+    for line in lines[1:]:
+        steps += [0.4, line]  # pacing of the head
+    body = b"".join(chat_events(["slow ", "head"]))
+    server.push(steps + [chunk(body), END])
+    start = time.monotonic()
+    texts, s = consume(transport, prompt="q", base_url=server.url, timeout=1, retries=0)
+    assert (texts, s.finish_reason) == (["slow ", "head"], "stop")
+    assert time.monotonic() - start > 1.5 and len(server.requests) == 1
+
+
+# ---------------------------------------------------------------------------
+# The second hour and the laptops it is copied to (issue 15), and what a reviewer approves
+# (issue 17): a model from the server, honest flags, Windows and macOS through the _PLATFORM
+# seam, proxies, the key over plain HTTP, no process-wide effect
+# ---------------------------------------------------------------------------
+
+import ast  # noqa: E402
+import errno  # noqa: E402
+import inspect  # noqa: E402
+
+def no_model_env(**kw):
+    """clean_env() names a model; these runs name none."""
+    return clean_env(OPENAI_MODEL=None, **kw)
+
+
+MODELS_ONE = json_reply(200, {"object": "list", "data": [{"id": "only-model", "object": "model"}]})
+
+
+def host_run(platform, args, stdin=b"", env=None, timeout=30):
+    """The CLI in a child process whose oai_stream._PLATFORM is `platform`, via main(argv)."""
+    code = ("import sys; sys.path.insert(0, %r); import oai_stream; "
+            "oai_stream._PLATFORM = sys.argv[1]; sys.exit(oai_stream.main(sys.argv[2:]))" % HERE)
+    proc = subprocess.Popen([PY, "-c", code, platform] + list(args), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or clean_env())
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    finally:
+        proc.kill()
+    assert KEY.encode() not in out + err and b"Traceback" not in err, err.decode()
+    return Result(proc.returncode, out, err.decode("utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# 1. Model discovery (CLI only)
+# ---------------------------------------------------------------------------
+
+def test_one_listed_model_is_used_and_named(server):
+    server.push(MODELS_ONE, chat_reply(["ok"]))
+    r = run(["--base-url", server.url, "q"], env=no_model_env())
+    assert (r.rc, r.text) == (0, "ok\n")
+    assert [(q["method"], q["path"]) for q in server.requests] == [
+        ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
+    assert server.last["json"]["model"] == "only-model"
+    server.push(MODELS_ONE, chat_reply(["ok"]))
+    r = run(["--base-url", server.url, "-v", "q"], env=no_model_env())
+    assert r.rc == 0 and "GET %s/models" % server.url in r.err
+    body = [l for l in r.err.splitlines() if re.match("oai_stream: +body: ", l)]
+    assert len(body) == 1 and '"model": "only-model"' in body[0], r.err
+    server.push(MODELS_ONE, chat_reply(["ok"]))
+    r = run(["--base-url", server.url, "-i"], stdin=b"hello\n", env=no_model_env())
+    assert r.rc == 0 and "chat with only-model;" in r.err and r.text == "ok\n"
+    assert server.last["json"]["model"] == "only-model"
+
+
+def test_several_models_exit_2_at_once_without_a_post(server):
+    ids = ["m%d" % i for i in range(7)]
+    server.push(json_reply(200, {"data": [{"id": i} for i in ids]}))
+    r = run(["--base-url", server.url, "q"], env=no_model_env())
+    assert r.rc == 2 and r.text == "" and len(r.err.splitlines()) == 1, r
+    assert "pick one with -m" in r.err and "m0, m1" in r.err and "m6" not in r.err
+    assert [q["method"] for q in server.requests] == ["GET"]
+
+
+@pytest.mark.parametrize("reply", [error_reply(404, "no such route"),
+                                   json_reply(200, b"<html>garbage</html>", ctype="text/html")])
+def test_no_model_list_asks_for_the_default(server, reply):
+    server.push(reply, chat_reply(["ok"]))
+    r = run(["--base-url", server.url, "q"], env=no_model_env())
+    assert (r.rc, r.text) == (0, "ok\n") and r.err == ""
+    assert server.requests[0]["method"] == "GET"
+    assert server.last["json"]["model"] == oai_stream.DEFAULT_MODEL
+
+
+def test_a_named_model_sends_no_models_request(server):
+    server.default = chat_reply(["ok"])
+    assert cli(server, "q").rc == 0
+    assert run(["--base-url", server.url, "q"], env=clean_env(OPENAI_MODEL="env-m")).rc == 0
+    assert [(q["method"], q["json"]["model"]) for q in server.requests] == [
+        ("POST", "test-model"), ("POST", "env-m")]
+
+
+def test_the_library_never_asks_for_models(server, transport, monkeypatch):
+    monkeypatch.delenv("OPENAI_MODEL", raising=False)
+    server.default = lambda q: MODELS_ONE if q["method"] == "GET" else chat_reply(["ok"])
+    assert consume(transport, prompt="q", base_url=server.url)[0] == ["ok"]
+    assert [q["method"] for q in server.requests] == ["POST"]
+    assert server.last["json"]["model"] == oai_stream.DEFAULT_MODEL
+
+
+# ---------------------------------------------------------------------------
+# 2. --models honours or refuses every other flag
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,word", [(["a prompt"], "prompt"), (["--json"], "--json"),
+                                       (["-s", "sys"], "--system"), (["-t", "0.5"], "--temperature"),
+                                       (["-m", "x"], "--model"), (["--usage"], "--usage")])
+def test_models_refuses_what_it_cannot_honour(server, args, word):
+    r = run(["--base-url", server.url, "--models"] + args)
+    assert r.rc == 2 and len(r.err.splitlines()) == 1 and r.text == "", r
+    assert r.err.startswith("oai_stream: --models takes no %s" % word), r.err
+    assert server.requests == []
+
+
+def test_models_verbose_shows_its_request(server):
+    server.push(json_reply(200, {"data": [{"id": "a"}]}))
+    r = run(["--base-url", server.url, "--models", "-v", "-H", "X-Team: t"])
+    assert (r.rc, r.text) == (0, "a\n")
+    assert "oai_stream: GET %s/models\n" % server.url in r.err
+    assert re.search(r"oai_stream: +Authorization: Bearer \.\.\.WXYZ\n", r.err)  # redacted
+    assert re.search(r"oai_stream: +X-Team: t\n", r.err) and "body:" not in r.err
+    assert server.last["method"] == "GET"
+
+
+# ---------------------------------------------------------------------------
+# 3. The """ block shows the continuation prompt
+# ---------------------------------------------------------------------------
+
+@LINUX
+def test_a_block_shows_the_continuation_prompt_from_its_first_line(server):
+    proc, master = chat_on_a_pty(server)
+    try:
+        screen = read_until(master, lambda s: b">>> " in s)
+        os.write(master, b'"""\r')
+        screen = read_until(master, lambda s: b"\n... " in s or b"\r... " in s, screen)
+        assert screen.count(b">>> ") == 1  # not the first-line prompt again
+        os.write(master, b"a\r")
+        screen = read_until(master, lambda s: s.count(b"... ") >= 2, screen)
+        os.write(master, b'b\r"""\r')
+        read_until(master, lambda s: b"reply 1" in s and s.count(b">>> ") >= 2, screen)
+        os.write(master, b"\x04")
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    assert [m["content"] for m in server.last["json"]["messages"]] == ["a\nb"]
+
+
+# ---------------------------------------------------------------------------
+# 4. Windows' code paths, through the _PLATFORM seam
+# ---------------------------------------------------------------------------
+
+# A host program: its own FakeServer (a head never sent, or a body that stalls after a token),
+# and a thread that sets the interrupt flag 0.3 s after the server saw the request, without
+# interrupting a blocking socket call: what Ctrl-C does on Windows (cpython#85609).
+CTRL_C_HOST = r"""
+import json, sys, threading, time, _thread
+sys.path.insert(0, %(here)r)
+from test_oai_stream import FakeServer, Seen, HOLD, head, chunk, chat_chunk
+import oai_stream
+oai_stream._PLATFORM = sys.argv[1]
+seen, server = Seen(), FakeServer()
+server.push([seen, HOLD] if sys.argv[2] == "head" else [head(), chunk(chat_chunk("first")), seen, HOLD])
+sent = []
+def press():
+    seen.event.wait(10)
+    time.sleep(0.3)  # the user presses Ctrl-C a moment later (not a synchronisation)
+    sent.append(time.monotonic())
+    _thread.interrupt_main()
+threading.Thread(target=press, daemon=True).start()
+try:
+    rc = oai_stream.main(["--base-url", server.url, "-m", "x", "--retries", "0"] + sys.argv[3:] + ["q"])
+except KeyboardInterrupt:
+    rc = "KeyboardInterrupt"
+sys.stdout.flush()
+sys.stderr.write("RESULT " + json.dumps([rc, time.monotonic() - sent[0] if sent else None]) + "\n")
+"""
+
+
+def ctrl_c_host(platform, where, timeout):
+    proc = subprocess.run([PY, "-c", CTRL_C_HOST % {"here": HERE}, platform, where,
+                           "--timeout", str(timeout)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=clean_env(), timeout=60)
+    err = proc.stderr.decode()
+    assert "Traceback" not in err, err
+    rc, after = json.loads(err.rsplit("RESULT ", 1)[1])
+    return rc, after, proc.stdout.decode(), err.rsplit("RESULT ", 1)[0]
+
+
+@pytest.mark.parametrize("where", ["head", "body"])
+def test_windows_ctrl_c_is_noticed_while_a_socket_call_blocks(where):
+    rc, after, out, err = ctrl_c_host("win32", where, 20)
+    assert rc == 130 and after < 1.5, (rc, after, err)
+    assert err.endswith("oai_stream: interrupted\n")
+    assert out == ("first\n" if where == "body" else "")
+    # The seam off: the flag alone does not end the blocking call; the timeout does.
+    rc, after, out, err = ctrl_c_host("linux", where, 3)
+    assert after >= 2.5, (rc, after, err)
+
+
+def test_windows_closed_pipe_is_a_quiet_exit_0(server, monkeypatch, tmp_path):
+    class ClosedPipe:  # what a Windows pipe whose reader left raises
+        def write(self, text):
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return False
+    server.default = chat_reply(["answer"])
+    for platform, rc, said in (("win32", 0, ""),
+                               ("linux", 1, "oai_stream: cannot write the answer to stdout: "
+                                            "Invalid argument\n")):
+        monkeypatch.setattr(oai_stream, "_PLATFORM", platform)
+        with open(str(tmp_path / platform), "w+", encoding="utf-8") as err:
+            monkeypatch.setattr(sys, "stdout", ClosedPipe())
+            monkeypatch.setattr(sys, "stderr", err)
+            got = oai_stream.main(["--base-url", server.url, "-m", "x", "-n", "q"])
+            monkeypatch.undo()
+            err.seek(0)
+            assert (got, err.read()) == (rc, said)
+
+
+def _der(certs):
+    with open(os.path.join(certs, "ca.pem")) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+@pytest.fixture
+def tls(certs):
+    s = tls_server(certs)
+    yield s
+    s.close()
+
+
+def test_windows_store_with_a_malformed_certificate(certs, tls, transport, monkeypatch):
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(oai_stream, "_windows_store", lambda ssl_: [b"garbage", _der(certs)])
+    monkeypatch.setattr(oai_stream, "_PLATFORM", "win32")
+    monkeypatch.setattr(oai_stream, "_TLS", {})
+    assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
+    monkeypatch.setattr(oai_stream, "_PLATFORM", "linux")  # the seam off: the store unused
+    monkeypatch.setattr(oai_stream, "_TLS", {})
+    with pytest.raises(oai_stream.NetworkError, match="certificate verification failed"):
+        consume(transport, prompt="q", base_url=tls.url)
+
+
+def _unreadable_store(ssl_):
+    raise PermissionError(errno.EACCES, "Access is denied")
+
+
+@pytest.mark.parametrize("store", [lambda ssl_: [b"garbage"], lambda ssl_: [b"", b"garbage"],
+                                   _unreadable_store], ids=["garbage", "empty", "denied"])
+def test_windows_store_never_raises_outside_our_errors(certs, tls, transport, monkeypatch, store):
+    """A store that cannot be read (3.13 warns and goes on) or holds an empty blob (ValueError
+    from load_verify_locations) must still end in one of ours."""
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(oai_stream, "_windows_store", store)
+    monkeypatch.setattr(oai_stream, "_PLATFORM", "win32")
+    monkeypatch.setattr(oai_stream, "_TLS", {})
+    with pytest.raises(oai_stream.OAIStreamError):
+        consume(transport, prompt="q", base_url=tls.url, retries=0)
+
+
+def host_pty(platform, args, timeout=15):
+    """host_run with a pseudo-terminal as stdout and stderr: what the console gets."""
+    import pty
+    code = ("import sys; sys.path.insert(0, %r); import oai_stream; "
+            "oai_stream._PLATFORM = sys.argv[1]; sys.exit(oai_stream.main(sys.argv[2:]))" % HERE)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PY, "-c", code, platform] + args, stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave, env=clean_env(NO_COLOR=None, TERM="xterm"))
+    os.close(slave)
+    out = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout)
+            assert ready, out
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            out += data
+        assert proc.wait(timeout) == 0, out
+    finally:
+        proc.kill()
+        os.close(master)
+    assert KEY.encode() not in out and b"Traceback" not in out
+    return out.decode("utf-8", "replace")
+
+
+@LINUX
+def test_windows_console_without_vt_gets_no_escapes(server):
+    """ctypes.windll is absent here: the seam takes the console for classic conhost."""
+    reply = sse_reply(1.6, chat_chunk(reasoning_content="hmm"), *chat_events(["answer"])[1:])
+    screens = {}
+    for platform in ("win32", "linux"):
+        server.push(reply)
+        screens[platform] = host_pty(platform, ["--base-url", server.url, "-m", "x",
+                                                "--reasoning", "q"])
+    win, nix = screens["win32"], screens["linux"]
+    assert "waiting\u2026 1 s" in win and "hmm" in win and "answer" in win, win
+    assert "\x1b[K" not in win and "\x1b[2m" not in win and "\x1b" not in win, repr(win)
+    assert "\r\x1b[K" in nix and "\x1b[2m[reasoning]" in nix, repr(nix)
+
+
+def test_windows_says_ctrl_z_then_enter(server):
+    server.default = chat_reply(["ok"])
+    for platform, key in (("win32", "Ctrl-Z then Enter"), ("linux", "Ctrl-D")):
+        r = host_run(platform, ["--base-url", server.url, "-m", "x", "-i"], stdin=b"hi\n")
+        assert r.rc == 0 and "/exit or %s to leave" % key in r.err, r
+        r = host_run(platform, ["--help"])
+        assert r.rc == 0 and "/exit or %s leaves" % key in " ".join(r.text.split()), r.text
+    assert "Ctrl-D" not in host_run("win32", ["--help"]).text
+
+
+def test_powershell_stdin_bom_and_crlf_are_not_the_prompt(server):
+    server.default = chat_reply(["ok"])
+    r = cli(server, stdin=b"\xef\xbb\xbfHello\r\nWorld\r\n")
+    assert r.rc == 0 and server.last["json"]["messages"][-1]["content"] == "Hello\nWorld"
+    r = cli(server, "-i", stdin=b"\xef\xbb\xbfHi there\r\nsecond\r\n")
+    assert r.rc == 0 and [m["content"] for m in server.last["json"]["messages"]
+                          if m["role"] == "user"] == ["Hi there", "second"]
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+                                          ("utf-8", b"\xef\xbb\xbf")])
+def test_powershell_key_files(server, tmp_path, encoding, bom):
+    path = tmp_path / "key.txt"
+    path.write_bytes(bom + (KEY + "\r\n").encode(encoding))  # as Out-File / `>` write it
+    server.default = chat_reply(["ok"])
+    r = cli(server, "--api-key-file", str(path), "q", env=clean_env(OPENAI_API_KEY=None))
+    assert (r.rc, r.text) == (0, "ok\n"), r
+    assert server.last["headers"]["authorization"] == "Bearer " + KEY
+
+
+def test_usage_timings_have_a_fine_clock(server):
+    server.push(sse_reply(chat_chunk(role="assistant"), 0.05, *chat_events(["a", "b"])[1:]))
+    with oai_stream.stream("q", base_url=server.url, model="x") as s:
+        assert "".join(s) == "ab"
+    first = s.first_token_time
+    assert 0.04 < first < 5 and s.elapsed >= first
+    assert round(first, 3) != first  # sub-millisecond: not a 1 ms (nor 15.6 ms) tick
+    assert "time.monotonic" not in inspect.getsource(oai_stream._Answer)
+
+
+# ---------------------------------------------------------------------------
+# 5. macOS: a python.org build without a CA bundle
+# ---------------------------------------------------------------------------
+
+def test_macos_without_a_bundle_uses_the_systems(certs, tls, transport, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/cert.pem")  # Python "has no bundle"
+    monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent/certs")
+    monkeypatch.setattr(oai_stream, "SYSTEM_CA_BUNDLE", os.path.join(certs, "ca.pem"))
+    monkeypatch.setattr(oai_stream, "_PLATFORM", "darwin")
+    monkeypatch.setattr(oai_stream, "_TLS", {})
+    assert consume(transport, prompt="q", base_url=tls.url)[0] == ["secure"]
+    monkeypatch.setattr(oai_stream, "_PLATFORM", "linux")
+    monkeypatch.setattr(oai_stream, "_TLS", {})
+    with pytest.raises(oai_stream.NetworkError) as info:
+        consume(transport, prompt="q", base_url=tls.url)
+    assert "TLS certificate verification failed" in str(info.value)
+    assert "set SSL_CERT_FILE" in str(info.value) and "Install Certificates" not in str(info.value)
+    monkeypatch.setattr(oai_stream, "_PLATFORM", "darwin")
+    monkeypatch.setattr(oai_stream, "SYSTEM_CA_BUNDLE", "/nonexistent/cert.pem")
+    monkeypatch.setattr(oai_stream, "_TLS", {})
+    with pytest.raises(oai_stream.NetworkError) as info:
+        consume(transport, prompt="q", base_url=tls.url)
+    assert "TLS certificate verification failed" in str(info.value)
+    assert 'run "Install Certificates.command"' in str(info.value)
+
+
+# ---------------------------------------------------------------------------
+# 6. Proxies: loopback never goes through one; -v and errors name the one used
+# ---------------------------------------------------------------------------
+
+def _proxy_env(monkeypatch, url):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, url)
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("no_proxy", "")
+
+
+def test_loopback_never_goes_through_a_proxy(server, transport, monkeypatch):
+    proxy = FakeProxy(refuse=True)  # answers 407 to whatever it gets
+    try:
+        _proxy_env(monkeypatch, proxy.url)
+        server.default = chat_reply(["direct"])
+        for base in (server.url, server.url.replace("127.0.0.1", "localhost")):
+            assert consume(transport, prompt="q", base_url=base)[0] == ["direct"]
+        assert proxy.seen == [] and len(server.requests) == 2
+        # The seam is real: another host does go to the proxy.
+        with pytest.raises(oai_stream.OAIStreamError):
+            consume(transport, prompt="q", base_url="http://example.invalid/v1", retries=0)
+        assert proxy.seen and proxy.seen[0][0] == (
+            "POST http://example.invalid/v1/chat/completions HTTP/1.1")
+    finally:
+        proxy.close()
+
+
+def test_proxy_for_is_pure(monkeypatch):
+    _proxy_env(monkeypatch, "http://proxy.test:3128")
+    assert oai_stream._proxy_for("http://example.invalid/v1") == "http://proxy.test:3128"
+    assert oai_stream._proxy_for("https://example.invalid/v1") == "http://proxy.test:3128"
+    for url in ("http://127.0.0.1:8080/v1", "http://localhost/v1", "https://[::1]:8443/v1",
+                "http://127.9.8.7/v1"):
+        assert oai_stream._proxy_for(url) is None, url
+    monkeypatch.setenv("NO_PROXY", "example.invalid")
+    monkeypatch.setenv("no_proxy", "example.invalid")
+    assert oai_stream._proxy_for("http://example.invalid/v1") is None
+
+
+def test_verbose_and_errors_name_the_proxy_actually_used(server):
+    dead = free_port()  # nothing listens there
+    proxy_url = "http://127.0.0.1:%d" % dead
+    env = clean_env(HTTP_PROXY=proxy_url, HTTPS_PROXY=proxy_url, NO_PROXY="")
+    server.default = chat_reply(["direct"])
+    r = cli(server, "-v", "q", env=env)
+    assert r.rc == 0 and "via proxy" not in r.err, r
+    r = run(["--base-url", "http://example.invalid/v1", "-m", "x", "-v", "--retries", "0", "q"],
+            env=env)
+    assert r.rc == 1 and re.search("oai_stream: +via proxy %s\n" % proxy_url, r.err), r
+    last = r.err.splitlines()[-1]
+    assert last.endswith("(through the proxy %s)" % proxy_url), last
+    env = clean_env(HTTP_PROXY="http://user:pw-secret@127.0.0.1:%d" % dead, NO_PROXY="")
+    r = run(["--base-url", "http://example.invalid/v1", "-m", "x", "-v", "--retries", "0", "q"],
+            env=env)
+    assert "pw-secret" not in r.err and "(through the proxy http://***@127.0.0.1:%d)" % dead in r.err
+
+
+def test_an_error_at_the_proxy_names_it_in_both_transports(transport, monkeypatch):
+    dead = free_port()
+    _proxy_env(monkeypatch, "http://127.0.0.1:%d" % dead)
+    for url in ("http://example.invalid/v1", "https://example.invalid/v1"):
+        with pytest.raises(oai_stream.NetworkError) as info:
+            consume(transport, prompt="q", base_url=url, retries=0)
+        assert str(info.value).endswith("(through the proxy http://127.0.0.1:%d)" % dead), info.value
+
+
+# ---------------------------------------------------------------------------
+# 7. No key in cleartext beyond loopback (issue 17)
+# ---------------------------------------------------------------------------
+
+def _auth(url, **kw):
+    request = oai_stream.build_request("hi", base_url=url, api_key="sk-x", env={}, **kw)
+    return request.send_headers().get("Authorization"), request.key_withheld
+
+
+def test_no_key_over_plain_http_to_another_host():
+    assert _auth("http://10.0.0.1/v1") == (None, True)
+    assert _auth("http://127.evil.com/v1") == (None, True)  # not loopback
+    assert _auth("http://localhost.evil.com/v1") == (None, True)
+    assert _auth("http://10.0.0.1/v1", allow_http_key=True) == ("Bearer sk-x", False)
+    for url in ("http://127.0.0.1:8080/v1", "http://localhost/v1", "http://[::1]:8080/v1",
+                "http://127.1.2.3/v1", "https://10.0.0.1/v1", "https://api.example.com/v1"):
+        assert _auth(url) == ("Bearer sk-x", False), url
+    request = oai_stream.build_request("hi", base_url="http://10.0.0.1/v1",
+                                       env={"OPENAI_API_KEY": "sk-env"})
+    assert "Authorization" not in request.send_headers() and request.key_withheld
+    assert not oai_stream._is_loopback("127.evil.com")
+    assert oai_stream._is_loopback("127.0.0.1") and oai_stream._is_loopback("::1")
+
+
+def test_the_cli_says_once_that_the_key_is_withheld():
+    args = ["--base-url", "http://192.0.2.1:9/v1", "-m", "x", "--timeout", "0.5", "--retries",
+            "0", "q"]
+    r = run(args)
+    lines = r.err.splitlines()
+    assert r.rc == 1 and len(lines) == 2, r
+    assert "not sent in cleartext" in lines[0] and "--allow-http-key" in lines[0]
+    assert "192.0.2.1" in lines[1] and "cleartext" not in lines[1]
+    assert "cleartext" not in run(args[:-1] + ["--allow-http-key", "q"]).err
+    assert "cleartext" not in run(args, env=clean_env(OPENAI_API_KEY=None)).err  # no key
+
+
+# ---------------------------------------------------------------------------
+# 8. No start-up trick leaks into a host program; a Python without ssl (issue 17)
+# ---------------------------------------------------------------------------
+
+def _child(code, *args, env=None):
+    proc = subprocess.run([PY, "-c", "import sys; sys.path.insert(0, %r)\n" % HERE + code]
+                          + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, env=env or clean_env(), timeout=60)
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+def test_main_in_process_leaves_ssl_whole(server, certs, tls):
+    server.default = chat_reply(["ok"])
+    code = (
+        "import oai_stream\n"
+        "rc = oai_stream.main(['--base-url', sys.argv[1], '-m', 'x', '-n', 'hi'])\n"
+        "import http.client, importlib, urllib.request\n"
+        "ssl = importlib.import_module('ssl')\n"
+        "print(rc, hasattr(http.client, 'HTTPSConnection'), hasattr(urllib.request, 'HTTPSHandler'),\n"
+        "      hasattr(ssl, 'create_default_context'),\n"
+        "      ''.join(oai_stream.stream('q', base_url=sys.argv[2], model='x')))\n")
+    rc, out, err = _child(code, server.url, tls.url,
+                          env=clean_env(SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
+    assert (rc, out) == (0, "ok\n0 True True True secure\n"), err
+
+
+NO_SSL = "sys.modules['ssl'] = None  # a Python built without ssl\nimport oai_stream\n"
+
+
+def test_a_python_without_ssl_gets_one_clear_line(server):
+    code = NO_SSL + (
+        "import asyncio\n"
+        "def lib(call):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except oai_stream.ConfigError as exc:\n"
+        "        return 'ConfigError: %s' % exc\n"
+        "    except BaseException as exc:\n"
+        "        return 'OTHER %s: %s' % (type(exc).__name__, exc)\n"
+        "    return 'no error'\n"
+        "url = 'https://127.0.0.1:1/v1'\n"
+        "async def alib():\n"
+        "    async for _ in oai_stream.astream('hi', base_url=url, api_key='k'):\n"
+        "        pass\n"
+        "print(lib(lambda: oai_stream.stream('hi', base_url=url, api_key='k')))\n"
+        "print(lib(lambda: asyncio.run(alib())))\n"
+        "print(lib(lambda: oai_stream.list_models(base_url=url, api_key='k')))\n")
+    rc, out, err = _child(code)
+    lines = out.splitlines()
+    assert rc == 0 and len(lines) == 3, (out, err)
+    for line in lines:
+        assert line.startswith("ConfigError: ") and "no TLS" in line, line
+    rc, out, err = _child(NO_SSL + "sys.exit(oai_stream.main(sys.argv[1:]))",
+                          "--base-url", "https://127.0.0.1:1/v1", "-m", "x", "-n", "hi")
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert "no TLS" in err and "Traceback" not in err and "--base-url" in err
+    server.default = chat_reply(["plain"])  # http:// still works there
+    rc, out, err = _child(NO_SSL + "sys.exit(oai_stream.main(sys.argv[1:]))",
+                          "--base-url", server.url, "-m", "x", "-n", "hi")
+    assert (rc, out, err) == (0, "plain\n", "")
+    code = NO_SSL + (
+        "import asyncio\n"
+        "async def alib():\n"
+        "    return [t async for t in oai_stream.astream('hi', base_url=sys.argv[1], model='x')]\n"
+        "print(list(oai_stream.stream('hi', base_url=sys.argv[1], model='x')), asyncio.run(alib()))\n")
+    assert _child(code, server.url)[:2] == (0, "['plain'] ['plain']\n")
+
+
+# ---------------------------------------------------------------------------
+# 9. The README's environment list is what the code reads
+# ---------------------------------------------------------------------------
+
+def _env_names_read():
+    """Every name in os.environ.get("X") / env.get("X") / env["X"] / os.getenv("X"), and the
+    names a loop feeds to such a call (for var, name in (("X", ...), ...))."""
+    tree = ast.parse(open(MODULE, encoding="utf-8").read())
+
+    def is_env(node):
+        return (isinstance(node, ast.Name) and node.id == "env" or
+                isinstance(node, ast.Attribute) and node.attr == "environ")
+    names, loop_vars = set(), set()
+    for node in ast.walk(tree):
+        key = None
+        if isinstance(node, ast.Call) and node.args and (
+                isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and is_env(node.func.value)
+                or isinstance(node.func, ast.Attribute) and node.func.attr == "getenv"):
+            key = node.args[0]
+        elif isinstance(node, ast.Subscript) and is_env(node.value):
+            key = node.slice.value if isinstance(node.slice, ast.Index) else node.slice  # 3.8
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            names.add(key.value)
+        elif isinstance(key, ast.Name):
+            loop_vars.add(key.id)
+    for node in ast.walk(tree):  # for var, name in (("OPENAI_ORG_ID", ...), ...)
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Tuple) and isinstance(
+                node.iter, (ast.Tuple, ast.List)):
+            for i, target in enumerate(node.target.elts):
+                if isinstance(target, ast.Name) and target.id in loop_vars:
+                    names.update(e.elts[i].value for e in node.iter.elts
+                                 if isinstance(e, ast.Tuple) and isinstance(e.elts[i], ast.Constant))
+    return names
+
+
+def test_the_readme_lists_every_environment_variable_read():
+    text = open(os.path.join(HERE, "README.md"), encoding="utf-8").read()
+    section = re.search(r"#+ Environment variables read\n(.*?)(?=\n#)", text, re.S)
+    assert section, "no 'Environment variables read' section"
+    listed = set()
+    for row in section.group(1).splitlines():
+        if row.startswith("|") and not row.startswith("|---"):
+            listed.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", row.split("|")[1]))
+    read = _env_names_read() | {"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY"}
+    assert {"OPENAI_API_KEY", "OPENAI_ORG_ID", "SSL_CERT_FILE", "NO_COLOR"} <= read  # the parser works
+    assert (sorted(listed - read), sorted(read - listed)) == ([], [])
+
+
+def test_models_also_says_the_key_is_withheld():
+    r = run(["--base-url", "http://192.0.2.1:9/v1", "--models", "--timeout", "0.5"])
+    assert r.rc == 1 and "not sent in cleartext" in r.err and "--allow-http-key" in r.err, r
 
 
 # ---------------------------------------------------------------------------
