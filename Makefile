@@ -41,6 +41,10 @@ test-peers: .venv/bin/pytest  ## tests against real peer programs (tinyproxy)
 	@command -v tinyproxy >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get update -qq && apt-get install -y -qq tinyproxy >/dev/null); } || \
 	  { echo "tinyproxy is needed: apt-get install tinyproxy"; exit 1; }
+	@# A loopback URL never goes through a proxy: the tests name the server proxied.test
+	@# (RFC 6761's reserved .test), which tinyproxy finds here.
+	@grep -q "proxied.test" /etc/hosts || { [ "$$(id -u)" = 0 ] && echo "127.0.0.1 proxied.test" >> /etc/hosts; } || \
+	  { echo "add '127.0.0.1 proxied.test' to /etc/hosts (root)"; exit 1; }
 	.venv/bin/python -m pytest -q -p no:cacheprovider -k test_peer_ test_oai_stream.py
 
 .venv-real/.ready:  # llama.cpp compiled for this CPU family; takes minutes once

@@ -2812,14 +2812,24 @@ def tinyproxy(tmp_path_factory):
     proc.wait(10)
 
 
+# A loopback base URL never goes through a proxy: these tests name the server PROXIED, which
+# `make test-peers` maps to 127.0.0.1 in /etc/hosts for tinyproxy (the test certificate names it).
+def via_proxy(server, *args, **kw):
+    return run(["--base-url", server.url.replace("127.0.0.1", PROXIED), "-m", "test-model"]
+               + list(args), **kw)
+
+
+def tinyproxy_url(tinyproxy, password="pr0xy-pw"):
+    return "http://proxyuser:%s@127.0.0.1:%d" % (password, tinyproxy["port"])
+
+
 def test_peer_tinyproxy_https_with_auth(certs, tinyproxy):
     server = tls_server(certs)
     try:
-        proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
-        r = cli(server, "-v", "q", env=clean_env(HTTPS_PROXY=proxy,
-                                                 SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
+        r = via_proxy(server, "-v", "q", env=clean_env(
+            HTTPS_PROXY=tinyproxy_url(tinyproxy), SSL_CERT_FILE=os.path.join(certs, "ca.pem")))
         assert (r.rc, r.text) == (0, "secure\n")
-        assert "CONNECT 127.0.0.1:%d" % server.port in tinyproxy["log"].read_text()
+        assert "CONNECT %s:%d" % (PROXIED, server.port) in tinyproxy["log"].read_text()
         assert "via proxy http://***@127.0.0.1:%d" % tinyproxy["port"] in r.err  # -v
         assert "pr0xy-pw" not in r.err and "proxyuser" not in r.err
     finally:
@@ -2829,12 +2839,13 @@ def test_peer_tinyproxy_https_with_auth(certs, tinyproxy):
 def test_peer_tinyproxy_auth_failure_is_one_line(certs, tinyproxy):
     server = tls_server(certs)
     try:
-        proxy = "http://proxyuser:wrong-pw@127.0.0.1:%d" % tinyproxy["port"]
-        r = cli(server, "--retries", "0", "q", env=clean_env(HTTPS_PROXY=proxy))
+        r = via_proxy(server, "--retries", "0", "q",
+                      env=clean_env(HTTPS_PROXY=tinyproxy_url(tinyproxy, "wrong-pw")))
         assert r.rc == 1 and "wrong-pw" not in r.err
-        assert one_line(r.err) == ("oai_stream: the proxy refused the tunnel to https://127.0.0.1:%d: "
-                                   "401 Unauthorized (check HTTPS_PROXY and its user:password)"
-                                   % server.port)  # tinyproxy says 401 where RFC 9110 says 407
+        assert one_line(r.err) == (
+            "oai_stream: the proxy refused the tunnel to https://%s:%d: 401 Unauthorized (check "
+            "HTTPS_PROXY and its user:password) (through the proxy http://***@127.0.0.1:%d)"
+            % (PROXIED, server.port, tinyproxy["port"]))  # tinyproxy: 401 where RFC 9110 says 407
         assert server.requests == []
     finally:
         server.close()
@@ -2842,19 +2853,19 @@ def test_peer_tinyproxy_auth_failure_is_one_line(certs, tinyproxy):
 
 def test_peer_tinyproxy_plain_http(server, tinyproxy):
     server.push(chat_reply(["proxied"]))
-    proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
-    r = cli(server, "q", env=clean_env(HTTP_PROXY=proxy))
+    r = via_proxy(server, "--allow-http-key", "q",
+                  env=clean_env(HTTP_PROXY=tinyproxy_url(tinyproxy)))
     assert (r.rc, r.text) == (0, "proxied\n")
-    assert "POST %s/chat/completions" % server.url in tinyproxy["log"].read_text()
+    assert "POST %s/chat/completions" % server.url.replace("127.0.0.1", PROXIED) in (
+        tinyproxy["log"].read_text())
 
 
 def test_peer_tinyproxy_no_proxy_bypasses(certs, tinyproxy):
     server = tls_server(certs)
     try:
-        proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
-        env = clean_env(HTTPS_PROXY=proxy, NO_PROXY="localhost,127.0.0.1",
+        env = clean_env(HTTPS_PROXY=tinyproxy_url(tinyproxy), NO_PROXY=PROXIED,
                         SSL_CERT_FILE=os.path.join(certs, "ca.pem"))
-        r = cli(server, "q", env=env)
+        r = via_proxy(server, "q", env=env)
         assert (r.rc, r.text) == (0, "secure\n")
         assert ":%d" % server.port not in tinyproxy["log"].read_text()  # went direct
     finally:
@@ -2865,25 +2876,29 @@ def test_peer_tinyproxy_no_proxy_bypasses(certs, tinyproxy):
 def test_peer_tinyproxy_with_astream(certs, tinyproxy, monkeypatch):
     """astream() through a real proxy: CONNECT and start_tls for HTTPS, the absolute form
     for HTTP, credentials from the proxy URL, NO_PROXY, and a refusal as one clean error."""
-    proxy = "http://proxyuser:pr0xy-pw@127.0.0.1:%d" % tinyproxy["port"]
+    proxy = tinyproxy_url(tinyproxy)
     monkeypatch.setenv("SSL_CERT_FILE", os.path.join(certs, "ca.pem"))
     monkeypatch.setenv("HTTPS_PROXY", proxy)
     monkeypatch.setenv("HTTP_PROXY", proxy)
     server, plain = tls_server(certs), FakeServer(default=chat_reply(["plain"]))
+    secure_url = server.url.replace("127.0.0.1", PROXIED)
+    plain_url = plain.url.replace("127.0.0.1", PROXIED)
     try:
-        assert consume("async", prompt="q", base_url=server.url)[0] == ["secure"]
-        assert "CONNECT 127.0.0.1:%d" % server.port in tinyproxy["log"].read_text()
-        assert consume("async", prompt="q", base_url=plain.url)[0] == ["plain"]
-        assert "POST %s/chat/completions" % plain.url in tinyproxy["log"].read_text()
+        assert consume("async", prompt="q", base_url=secure_url)[0] == ["secure"]
+        assert "CONNECT %s:%d" % (PROXIED, server.port) in tinyproxy["log"].read_text()
+        assert consume("async", prompt="q", base_url=plain_url, allow_http_key=True)[0] == [
+            "plain"]
+        assert "POST %s/chat/completions" % plain_url in tinyproxy["log"].read_text()
         monkeypatch.setenv("HTTPS_PROXY", proxy.replace("pr0xy-pw", "wrong-pw"))
         with pytest.raises(oai_stream.NetworkError) as info:
-            consume("async", prompt="q", base_url=server.url, retries=2)
-        assert str(info.value) == ("the proxy refused the tunnel to https://127.0.0.1:%d: 401 "
-                                   "Unauthorized (check HTTPS_PROXY and its user:password)"
-                                   % server.port)  # not retried: one connection
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+            consume("async", prompt="q", base_url=secure_url, retries=2)
+        assert str(info.value) == (
+            "the proxy refused the tunnel to https://%s:%d: 401 Unauthorized (check HTTPS_PROXY "
+            "and its user:password) (through the proxy http://***@127.0.0.1:%d)"
+            % (PROXIED, server.port, tinyproxy["port"]))  # not retried: one connection
+        monkeypatch.setenv("NO_PROXY", PROXIED)
         n = len(server.requests)
-        assert consume("async", prompt="q", base_url=server.url)[0] == ["secure"]
+        assert consume("async", prompt="q", base_url=secure_url)[0] == ["secure"]
         assert len(server.requests) == n + 1
     finally:
         server.close()
