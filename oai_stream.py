@@ -541,7 +541,6 @@ def iter_sse(chunks: "Iterable[bytes]", max_size: int = MAX_EVENT_SIZE) -> "Iter
     decoder.close()
 
 
-
 # ---------------------------------------------------------------------------
 # OpenAI wire formats: pure, dicts in, parts out. One adapter per API; each owns its whole
 # vocabulary: body fields, deltas, terminal events, cut reasons, usage, notices.
@@ -585,7 +584,6 @@ class Adapter:
         self.model = None  # type: Optional[str]
         self.tools = []  # type: List[str]  # names of the tools the model asked to call
         self.citations = []  # type: List[Dict[str, str]]  # {"url", "title"}, in order
-        self._cited = set()  # type: set
         self._why = ""  # the finish reason as the notices quote it
         self.other = ()  # type: Tuple[str, ...]  # APIs of the last text-less event
 
@@ -670,15 +668,13 @@ class Adapter:
                 title = item.get("title") or item.get("filename")
             else:
                 url, title = item, None
-            if (isinstance(url, str) and url and url not in self._cited
-                    and len(self.citations) < MAX_LISTED):
-                self._cited.add(url)
+            if (isinstance(url, str) and url and len(self.citations) < MAX_LISTED
+                    and all(c["url"] != url for c in self.citations)):
                 self.citations.append({"url": url, "title": title if isinstance(title, str)
                                        else ""})
 
 
 def _claimed_by(obj: "Dict[str, Any]") -> "Tuple[str, ...]":
-    """The APIs an event object's shape belongs to."""
     return tuple(a.name for a in ADAPTERS.values() if a.claims(obj))
 
 
@@ -1185,6 +1181,7 @@ class AnswerDecoder:
         if self.ended:
             self.error = ProtocolError("the server answered %d but sent an empty body" % status)
         self.backlog = False  # output is still to come from bytes already received: feed(b"")
+        self.progressed = False  # the last read brought answer bytes (not blank or comments)
 
     def feed(self, raw: bytes) -> "Tuple[List[Event], List[Part]]":
         events, parts = [], []  # type: List[Event], List[Part]
@@ -1194,6 +1191,11 @@ class AnswerDecoder:
                 body = self.inflater.feed(body)
                 self.backlog = self.inflater.pending
             self._take(body, events, parts)
+            # Progress: an event with data, or the bytes of one on its way. Keep-alives (`:`
+            # comments, blank lines, empty `data:` events) are none.
+            start = body.lstrip(b"\r\n")
+            self.progressed = (any(e.data.strip() for e in events) if events
+                               else bool(start) and start[:1] != b":")
             if self.framer.error:
                 raise self.framer.error
             if self.framer.complete and not self.backlog:
@@ -1203,7 +1205,6 @@ class AnswerDecoder:
         return events, parts
 
     def eof(self) -> "Tuple[List[Event], List[Part]]":
-        """The connection closed."""
         events, parts = [], []  # type: List[Event], List[Part]
         try:
             self.framer.eof()
@@ -1262,12 +1263,11 @@ class AnswerDecoder:
                 if self.think.state == "text" and not self.think.held:
                     self.think = None  # past the think block: no more work per delta
             parts += out
-        if self.adapter.ended:  # nothing is to come after the terminal event: don't wait for a close
+        if self.adapter.ended:  # nothing comes after the terminal event: don't wait for a close
             self.ended = True
             if self.think is not None:
                 parts += self.think.eof()
-        if not self.answered and any(p.kind != REASONING for p in parts):
-            self.answered = True
+        self.answered = self.answered or any(p.kind != REASONING for p in parts)
 
     def _eof(self, events: "List[Event]", parts: "List[Part]") -> None:
         self.ended = True
@@ -1316,7 +1316,6 @@ class AnswerDecoder:
             return False
         raise ProtocolError("expected an event stream, got %s: %s" % (
             _excerpt(self.content_type or "no content type"), _excerpt(start)))
-
 
 
 # ---------------------------------------------------------------------------
@@ -1406,10 +1405,9 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
     it (or under its other name). None when the error is about anything else."""
     if not isinstance(exc, APIError) or exc.status not in (400, 422):
         return None
-    fields = ADAPTERS[request.api].optional_fields
     if not re.search(_REJECTED, exc.message):  # "max_tokens is too large" is no rejection
         return None
-    for name, other in fields.items():
+    for name, other in ADAPTERS[request.api].optional_fields.items():
         named = exc.param == name or name in exc.message
         if name in request.body and name not in request.fixed and named and not (
                 other and other in request.body):
@@ -1575,7 +1573,12 @@ def build_request(prompt: "Optional[str]" = None, *,
         raise ConfigError("api must be one of %s, got %r" % (", ".join(ADAPTERS), api), "api")
     if prompt is not None and messages is not None:
         raise ConfigError("pass prompt or messages, not both")
-    messages = _check_messages(messages) if messages is not None else None
+    if messages is not None:
+        if not isinstance(messages, (list, tuple)) or not all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+            raise ConfigError("messages must be a list of "
+                              "{\"role\": ..., \"content\": ...} dicts")
+        messages = list(messages)
     _check_numbers(timeout, max_time, temperature, retries, max_tokens)
     model = model or env.get("OPENAI_MODEL") or DEFAULT_MODEL
     url, headers, api_key, withheld = _endpoint_and_key(
@@ -1598,17 +1601,16 @@ def build_request(prompt: "Optional[str]" = None, *,
     extra_body = dict(extra_body or {})
     _dumps_strict(extra_body)
     body.update(extra_body)
-    base_headers = {
+    defaults = {
         "Content-Type": "application/json",
         "Accept": "application/json" if no_stream else "text/event-stream",
         "Accept-Encoding": "identity",  # a compressed stream would be held back in buffers
         "User-Agent": "oai_stream/%s (Python %s)" % (__version__, sys.version.split()[0]),
     }
-    for name in list(base_headers):
-        if _has_header(headers, name.lower()):
-            del base_headers[name]
-    base_headers.update(_check_headers(headers))
-    return Request(api, url, body, base_headers, api_key, float(timeout),
+    sent = {name: value for name, value in defaults.items()
+            if not _has_header(headers, name.lower())}
+    sent.update(_check_headers(headers))
+    return Request(api, url, body, sent, api_key, float(timeout),
                    float(max_time) if max_time else None, retries, tuple(extra_body),
                    think_tags, withheld)
 
@@ -1656,13 +1658,6 @@ def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
     if basic and not _has_header(headers, "authorization"):
         headers["Authorization"], api_key = basic, None  # user:password@ in the URL wins
     return url, headers, _clean_secret(api_key, "the API key") if api_key else None, withheld
-
-
-def _check_messages(messages: "Any") -> "List[Dict[str, Any]]":
-    if not isinstance(messages, (list, tuple)) or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-        raise ConfigError("messages must be a list of {\"role\": ..., \"content\": ...} dicts")
-    return list(messages)
 
 
 def _dumps_strict(body: "Any") -> bytes:
@@ -1962,7 +1957,6 @@ def _windows_store(ssl: "Any") -> "List[bytes]":
 
 
 def _read_error(exc: BaseException) -> OAIStreamError:
-    """An exception raised while reading the body, as one of ours."""
     return NetworkError("stream interrupted: %s" % (
         getattr(exc, "strerror", None) or _one_line(exc) or type(exc).__name__))
 
@@ -2077,11 +2071,10 @@ async def _aopen(request: Request, timeout: float
                 raise api_error(status, reason, headers,
                                 await _aread_body(conn, status, headers, rest, timeout), url)
             return conn, status, headers, rest
-        except OSError as exc:
+        except BaseException as exc:
             conn.close()
-            raise network_error(exc, url, proxy, timeout)
-        except BaseException:
-            conn.close()
+            if isinstance(exc, OSError):
+                raise network_error(exc, url, proxy, timeout)
             raise
     raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
@@ -2110,6 +2103,7 @@ async def _aconnect(url: str, proxy: "Optional[str]", timeout: float) -> _Connec
     with TLS verified as the urllib transport does."""
     import asyncio
     import socket
+    from urllib.parse import urlsplit
     loop = asyncio.get_running_loop()
     scheme, host, port = _origin(url)
     ctx = _tls_context() if scheme == "https" else None
@@ -2119,10 +2113,12 @@ async def _aconnect(url: str, proxy: "Optional[str]", timeout: float) -> _Connec
         await asyncio.wait_for(loop.create_connection(  # type: ignore  # a duck-typed protocol
             lambda: conn, target[1], target[2], ssl=ctx if not proxy else None,
             server_hostname=host if ctx and not proxy else None), timeout)
+        auth = ""
+        if proxy and urlsplit(proxy).username is not None:  # user:password@ in the proxy URL
+            auth = "Proxy-Authorization: " + _basic(urlsplit(proxy))
         if proxy and scheme == "http":
-            conn.proxy_auth = _proxy_auth(proxy)  # absolute-form request through the proxy
+            conn.proxy_auth = auth  # absolute-form request through the proxy
         elif proxy:
-            auth = _proxy_auth(proxy)
             conn.transport.write(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
                 host, port, host, port, auth + "\r\n" if auth else "")).encode("latin-1"))
             status, reason, _, _ = await _aread_head(conn, proxy, timeout)
@@ -2131,14 +2127,12 @@ async def _aconnect(url: str, proxy: "Optional[str]", timeout: float) -> _Connec
                                     proxy)
             conn.transport = await asyncio.wait_for(loop.start_tls(
                 conn.transport, conn, ctx, server_hostname=host), timeout)  # type: ignore
-    except asyncio.TimeoutError:
+    except BaseException as exc:
         conn.close()
-        raise network_error(socket.timeout(), url, proxy, timeout)
-    except OSError as exc:
-        conn.close()
-        raise network_error(exc, url, proxy, timeout)
-    except BaseException:
-        conn.close()
+        if isinstance(exc, asyncio.TimeoutError):  # wait_for's
+            raise network_error(socket.timeout(), url, proxy, timeout)
+        if isinstance(exc, OSError):
+            raise network_error(exc, url, proxy, timeout)
         raise
     return conn
 
@@ -2158,17 +2152,9 @@ def _proxy_for(url: str) -> "Optional[str]":
 
 
 def _is_loopback(host: str) -> bool:
-    """localhost, ::1 or 127.x.x.x: a server on this machine."""
     parts = host.split(".")
     return host in ("localhost", "::1") or (
         len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts))
-
-
-def _proxy_auth(proxy: str) -> str:
-    """A Proxy-Authorization header line for user:password@ in the proxy URL, or ""."""
-    from urllib.parse import urlsplit
-    parts = urlsplit(proxy)
-    return "" if parts.username is None else "Proxy-Authorization: " + _basic(parts)
 
 
 def _request_head(url: str, headers: "Dict[str, str]", length: int,
@@ -2298,7 +2284,7 @@ class _Answer:
                 for part in parts:
                     if part.kind != REASONING:
                         self._text.write(part.text)
-        elif events and any(e.data.strip() for e in events):  # keep-alives are no progress
+        elif decoder.progressed:  # an event on its way, even cut in many reads
             self._progress = time.perf_counter()
         return (events, parts) if events or parts else None
 
@@ -2325,32 +2311,28 @@ class _Answer:
     def _recover(self, exc: OAIStreamError) -> float:
         """After a failure: the connection dropped and the seconds to wait before sending
         again, or the failure raised again when it stands."""
-        wait = self._retry_in(exc)
-        if wait is None or self._state == "closed":
-            raise exc
-        self._disconnect()
-        return wait
-
-    def _retry_in(self, exc: OAIStreamError) -> "Optional[float]":
-        """Seconds to wait before sending again, or None: the error stands."""
         if self._delivered:  # a repeated request would repeat the output
-            return None
+            raise exc
         fallback = without_rejected_field(self.request, exc)
         if fallback is not None:
             self.request = fallback
             if self.on_retry:
                 self.on_retry(exc, 0.0, 0)
-            return 0.0
-        if self._attempt >= self.request.retries or not retryable(exc):
-            return None
-        import random
-        self._attempt += 1
-        wait = retry_wait(exc, self._attempt, random.random())
-        max_time = self.request.max_time
-        if max_time is not None and time.perf_counter() - self.started + wait >= max_time:
-            return None
-        if self.on_retry:
-            self.on_retry(exc, wait, self._attempt)
+            wait = 0.0
+        elif self._attempt >= self.request.retries or not retryable(exc):
+            raise exc
+        else:
+            import random
+            self._attempt += 1
+            wait = retry_wait(exc, self._attempt, random.random())
+            max_time = self.request.max_time
+            if max_time is not None and time.perf_counter() - self.started + wait >= max_time:
+                raise exc
+            if self.on_retry:
+                self.on_retry(exc, wait, self._attempt)
+        if self._state == "closed":
+            raise exc
+        self._disconnect()
         return wait
 
     def _iterate(self) -> None:
@@ -2421,12 +2403,11 @@ class Stream(_Answer):
         while True:
             self._progress = time.perf_counter()  # the timeout counts from each attempt
             try:
-                response = _urlopen(self.request, self._wait())
+                self._response = _urlopen(self.request, self._wait())
                 break
             except OAIStreamError as exc:
                 time.sleep(self._recover(exc))
-        self._response = response
-        self._start(response.status, _header_dict(response.headers.items()))
+        self._start(self._response.status, _header_dict(self._response.headers.items()))
 
     def _parsed(self, raw: bool) -> "Iterator[Tuple[List[Event], List[Part]]]":
         self._iterate()
@@ -2641,7 +2622,6 @@ def list_models(*, base_url: "Optional[str]" = None, api_key: "Optional[str]" = 
 
 
 def _models_url(request: Request) -> str:
-    """The /models URL beside the request's endpoint."""
     from urllib.parse import urlsplit, urlunsplit
     parts = urlsplit(request.url)
     path = parts.path[:-len(ADAPTERS[request.api].path)] + "/models"
@@ -3350,21 +3330,19 @@ def _chat_input(tty: bool) -> str:
     """One message: a line, the lines of a paste, or the lines between two \"\"\" lines.
     Off a terminal there is no prompt: nobody reads it, and stderr stays notices only."""
     lines = []  # type: List[str]
-    block = []  # type: List[bool]  # inside a \"\"\" block: every line continues
 
-    def read() -> str:
+    def read(more: bool) -> str:
         if tty:
-            return input("... " if lines or block else ">>> ")
+            return input("... " if more else ">>> ")
         raw = sys.stdin.buffer.readline()
         if not raw:
             raise EOFError
         return raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
-    line = read()
+    line = read(False)
     if line.strip() == '"""':
-        block.append(True)
         while True:
             try:
-                line = read()
+                line = read(True)
             except EOFError:  # the input ended inside the block: what came is the message
                 if lines:
                     return "\n".join(lines)
@@ -3374,7 +3352,7 @@ def _chat_input(tty: bool) -> str:
             lines.append(line)
     lines.append(line)
     while tty and _pending(sys.stdin):  # the rest of a paste is already waiting
-        lines.append(read())
+        lines.append(read(True))
     return "\n".join(lines)
 
 

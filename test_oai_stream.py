@@ -4989,12 +4989,12 @@ def ctrl_c_host(platform, where, timeout):
 @pytest.mark.parametrize("where", ["head", "body"])
 def test_windows_ctrl_c_is_noticed_while_a_socket_call_blocks(where):
     rc, after, out, err = ctrl_c_host("win32", where, 20)
-    assert rc == 130 and after < 1.0, (rc, after, err)
+    assert rc == 130 and after < 1.5, (rc, after, err)
     assert err.endswith("oai_stream: interrupted\n")
     assert out == ("first\n" if where == "body" else "")
     # The seam off: the flag alone does not end the blocking call; the timeout does.
-    rc, after, out, err = ctrl_c_host("linux", where, 1.6)
-    assert after >= 1.2, (rc, after, err)
+    rc, after, out, err = ctrl_c_host("linux", where, 2.5)
+    assert after >= 2.0, (rc, after, err)
 
 
 def test_windows_closed_pipe_is_a_quiet_exit_0(server, monkeypatch, tmp_path):
