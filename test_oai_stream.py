@@ -5309,6 +5309,7 @@ def test_main_in_process_leaves_ssl_whole(server, certs, tls):
 NO_SSL = "sys.modules['ssl'] = None  # a Python built without ssl\nimport oai_stream\n"
 
 
+@asyncio_only  # its host programs use asyncio.run
 def test_a_python_without_ssl_gets_one_clear_line(server):
     code = NO_SSL + (
         "import asyncio\n"
