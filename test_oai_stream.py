@@ -13,16 +13,21 @@ time + 5 s) × 3. A generated `sitecustomize` makes each mutant active in the CL
 processes too (as a script, with `runpy` or imported), so that the subprocess tests count.
 
 The score is measured on a uniform random sample of the whole module: mutmut generates all
-the module's mutants (5,603 for 1.1), and `random.Random(MUTANTS_SEED).sample` of their sorted
-names picks `MUTANTS_SAMPLE` of them (by default (final figures: TBD: N) with seed 17, about 15
-minutes on 2 cores); each is run to a verdict. The same source and seed give the same sample.
+the module's mutants (6,244 for 1.2), and `random.Random(MUTANTS_SEED).sample` of their sorted
+names picks `MUTANTS_SAMPLE` of them (by default 100 with seed 17, about 15 minutes on 2
+cores); each is run to a verdict. The same source and seed give the same sample.
 `make mutants MUTANTS_SAMPLE=all` runs every mutant (many hours: a surviving mutant reruns every
 test that reaches its function, up to 40 s each); `MUTANTS='oai_stream.x_retry_after__mutmut_*'`
 runs only the mutants matching the patterns. The score line names what was checked:
 `mutation score: X % (k of n killed; sample of N (seed S) from the module's M mutants)`.
 
-Measured (date: TBD): (final figures: TBD: k of N killed, X %) (95 % interval about ±Y
-points for a sample of N). Survivors are looked at one by one (`cd .mutants &&
+Measured 2026-12-04 (1.2, the default sample): 85 of 100 killed, 85.0 % (95 % interval about
+±7 points), none by timeout; 14 survived, one in each of parse_head, BodyFramer.eof,
+SSEDecoder.feed, AnswerDecoder._take, network_error, _endpoint_and_key, _check_headers,
+_windows_store, _Answer.close, _Answer._recover, AsyncStream._next, _AsyncIterator.__del__,
+list_models, _cli_words, _print_json, and one had no test. Two tests are left out of these runs
+(see the Makefile): one times a child's reaction to an interrupt, one parses this module's
+source, which mutmut's copy fills with the mutants' strings. Survivors are looked at one by one (`cd .mutants &&
 ../.venv-mutants/bin/mutmut show NAME`): earlier runs' survivors named what the suite did not
 check (whole JSON answers, Responses events without `event:` lines, redirect statuses and the
 hop limit, error bodies that stall or exceed the cap, TLS trust re-read per variable, proxies,
