@@ -23,13 +23,13 @@ runs only the mutants matching the patterns. The score line names what was check
 
 Measured 2026-12-04 (1.2, the default sample): 85 of 100 killed, 85.0 % (95 % interval about
 ±7 points), none by timeout. Not killed (14 survived, 1 reached by no test), one in each of
-parse_head, BodyFramer.eof,
-SSEDecoder.feed, AnswerDecoder._take, network_error, _endpoint_and_key, _check_headers,
-_windows_store, _Answer.close, _Answer._recover, AsyncStream._next, _AsyncIterator.__del__,
-list_models, _cli_words and _print_json. Two tests are left out of these runs
-(see the Makefile): one times a child's reaction to an interrupt, one parses this module's
-source, which mutmut's copy fills with the mutants' strings. Survivors are looked at one by one (`cd .mutants &&
-../.venv-mutants/bin/mutmut show NAME`): earlier runs' survivors named what the suite did not
+parse_head, BodyFramer.eof, SSEDecoder.feed, AnswerDecoder._take, network_error,
+_endpoint_and_key, _check_headers, _windows_store, _Answer.close, _Answer._recover,
+AsyncStream._next, _AsyncIterator.__del__, list_models, _cli_words and _print_json. Two tests
+are left out of these runs (see the Makefile): one times a child's reaction to an interrupt,
+one parses this module's source, which mutmut's copy fills with the mutants' strings.
+Survivors are looked at one by one (`cd .mutants && ../.venv-mutants/bin/mutmut show NAME`):
+earlier runs' survivors named what the suite did not
 check (whole JSON answers, Responses events without `event:` lines, redirect statuses and the
 hop limit, error bodies that stall or exceed the cap, TLS trust re-read per variable, proxies,
 `--models`, help texts), and each has a test now; those left are judged equivalent or not worth
