@@ -3785,12 +3785,12 @@ def test_pasted_lines_are_one_chat_message(server):
     assert [m["content"] for m in server.last["json"]["messages"]] == ["line one\nline two"]
 
 
-def pty_run(args, timeout=15):
+def pty_run(args, timeout=15, command=(PY, MODULE), env=None):
     """The CLI with a pseudo-terminal as stdout and stderr: what a terminal would get."""
     import pty
     master, slave = pty.openpty()
-    proc = subprocess.Popen([PY, MODULE] + args, stdin=subprocess.DEVNULL, stdout=slave,
-                            stderr=slave, env=clean_env())
+    proc = subprocess.Popen(list(command) + args, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave, env=env or clean_env())
     os.close(slave)
     out = b""
     deadline = time.monotonic() + timeout
@@ -5070,36 +5070,14 @@ def test_windows_store_never_raises_outside_our_errors(certs, tls, transport, mo
         consume(transport, prompt="q", base_url=tls.url, retries=0)
 
 
-def host_pty(platform, args, timeout=15):
-    """host_run with a pseudo-terminal as stdout and stderr: what the console gets."""
-    import pty
+def host_pty(platform, args):
+    """pty_run of a host program whose oai_stream._PLATFORM is `platform`."""
     code = ("import sys; sys.path.insert(0, %r); import oai_stream; "
             "oai_stream._PLATFORM = sys.argv[1]; sys.exit(oai_stream.main(sys.argv[2:]))" % HERE)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([PY, "-c", code, platform] + args, stdin=subprocess.DEVNULL,
-                            stdout=slave, stderr=slave, env=clean_env(NO_COLOR=None, TERM="xterm"))
-    os.close(slave)
-    out = b""
-    try:
-        while True:
-            ready, _, _ = select.select([master], [], [], timeout)
-            assert ready, out
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            out += data
-        assert proc.wait(timeout) == 0, out
-    finally:
-        proc.kill()
-        os.close(master)
-    assert KEY.encode() not in out and b"Traceback" not in out
-    return out.decode("utf-8", "replace")
+    return pty_run(args, command=(PY, "-c", code, platform),
+                   env=clean_env(NO_COLOR=None, TERM="xterm"))
 
 
-@LINUX
 def test_windows_console_without_vt_gets_no_escapes(server):
     """ctypes.windll is absent here: the seam takes the console for classic conhost."""
     reply = sse_reply(1.6, chat_chunk(reasoning_content="hmm"), *chat_events(["answer"])[1:])
