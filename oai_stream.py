@@ -2654,20 +2654,14 @@ USAGE_EXAMPLES = """\
 examples:
   oai_stream.py "What is Python?"
   git diff | oai_stream.py "Review this diff"          # stdin is appended to the prompt
-  oai_stream.py -s "Answer in French" -t 0.2 --max-tokens 200 "Hello"
-  oai_stream.py -o reasoning_effort=low -o seed=7 "Why is the sky blue?"
+  oai_stream.py -s "Answer in French" -t 0.2 -o seed=7 "Hello"
   oai_stream.py --base-url http://127.0.0.1:11434/v1 --models      # what to pass to -m
   oai_stream.py --base-url http://127.0.0.1:11434/v1 -m llama3.2 "Hi"   # Ollama, no key
   oai_stream.py --api responses --reasoning -m gpt-6.1-sol "Prove it"
   while read -r q; do oai_stream.py -n "$q"; done < questions.txt  # -n: leave stdin alone
-  oai_stream.py -i                                                     # chat
 
-without -m or OPENAI_MODEL, a server that is not OpenAI's is asked for its models: the one
-  it serves is used (with several, pick one with -m).
-chat (-i): the history is kept; /exit or %s leaves, Ctrl-C stops an answer. For a
-  message of several lines, paste it (pasted lines are one message) or type \"\"\" on a line
-  of its own before and after it.
-on a terminal, control characters in the answer are shown as \\x1b etc. (--raw: as sent).
+chat (-i): /exit or %s leaves, Ctrl-C stops an answer; paste several lines, or type \"\"\"
+  on a line before and after them, for one message.
 
 environment: OPENAI_API_KEY, OPENAI_API_KEY_FILE, OPENAI_BASE_URL, OPENAI_MODEL,
   OPENAI_ORG_ID, OPENAI_PROJECT_ID, AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,
@@ -2973,18 +2967,17 @@ def main(argv: "Optional[List[str]]" = None) -> int:
     try:
         if sys.stdout is None:
             raise OSError("stdout is closed")
-        return _run([_from_os(a) for a in argv], out)
+        # An argument that was not valid UTF-8 arrives with lone surrogates: U+FFFD instead.
+        return _run([a.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                     for a in argv], out)
     except UsageError as exc:
         out.note("%s (see --help)" % exc)
-        return EXIT_USAGE
-    except ConfigError as exc:
-        out.note(_cli_words(exc))
         return EXIT_USAGE
     except OAIStreamError as exc:
         message = _explain(exc)
         _quiet(out.end_text)  # the text so far stays, ended by a newline
         _quiet(lambda: out.note(message))
-        return EXIT_FAILURE
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
     except KeyboardInterrupt:
         _quiet(out.end_text)
         _quiet(lambda: out.note("interrupted"))
@@ -3074,15 +3067,6 @@ def _silence_stdout() -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, sys.stdout.fileno())
     os.close(null)
-
-
-def _from_os(arg: str) -> str:
-    """An argument that was not valid UTF-8 arrives with lone surrogates: U+FFFD instead."""
-    try:
-        arg.encode("utf-8")
-        return arg
-    except UnicodeEncodeError:
-        return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _cli_words(exc: OAIStreamError) -> str:
@@ -3247,11 +3231,10 @@ def _describe(request: Request, out: Output) -> None:
     if proxy:
         out.note("  via proxy %s" % _without_password(proxy))
     for name, value in request.send_headers().items():
-        shown = value
         if name.lower() in SECRET_HEADERS:
-            scheme, _, secret = value.rpartition(" ")
-            shown = (scheme + " " if scheme else "") + _redact_key(secret)
-        out.note("  %s: %s" % (name, shown))
+            scheme, space, secret = value.rpartition(" ")
+            value = scheme + space + _redact_key(secret)
+        out.note("  %s: %s" % (name, value))
     if request.body is not None:
         out.note("  body: %s" % _dumps(_shorten(request.body)))
 
@@ -3340,16 +3323,15 @@ def _chat_input(tty: bool) -> str:
         return raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
     line = read(False)
     if line.strip() == '"""':
-        while True:
-            try:
+        try:
+            line = read(True)
+            while line.strip() != '"""':
+                lines.append(line)
                 line = read(True)
-            except EOFError:  # the input ended inside the block: what came is the message
-                if lines:
-                    return "\n".join(lines)
+        except EOFError:  # the input ended inside the block: what came is the message
+            if not lines:
                 raise
-            if line.strip() == '"""':
-                return "\n".join(lines)
-            lines.append(line)
+        return "\n".join(lines)
     lines.append(line)
     while tty and _pending(sys.stdin):  # the rest of a paste is already waiting
         lines.append(read(True))
