@@ -2783,17 +2783,15 @@ _VISIBLE = {c: "\\x%02x" % c for c in list(range(32)) + list(range(127, 160)) if
 
 
 def _neutralise(text: str) -> str:
-    """Terminal controls (C0 but LF and tab, DEL, C1) made visible: model text must not
-    clear the screen, forge lines or plant OSC 8 links and OSC 52 clipboard writes. Each
-    control character is replaced on its own, so a sequence split across reads is too."""
+    """Terminal controls (C0 but LF and tab, DEL, C1) made visible, each on its own (so a
+    sequence split across reads too): model text must not forge lines or write the clipboard."""
     if re.search(_CONTROL, text) is None:
         return text
     return text.replace("\r\n", "\n").translate(_VISIBLE)
 
 
 def _write(stream: "Any", text: str) -> None:
-    """Text to a standard stream as UTF-8 whatever the locale or console, flushed at once
-    (surrogate pairs that JSON escapes split are joined, lone ones replaced)."""
+    """Text to a standard stream as UTF-8 whatever the locale or console, flushed at once."""
     out = getattr(stream, "buffer", None)
     if out is None:  # a StringIO, or a stream a host program set
         stream.write(text)
@@ -2809,8 +2807,7 @@ def _write(stream: "Any", text: str) -> None:
 
 
 def _escapes_work(stream: "Any") -> bool:
-    """Whether a terminal acts on escape sequences (erase a line, dim): everywhere but a
-    Windows console without VT processing (classic conhost), which prints them."""
+    """Whether a terminal acts on escapes: not a Windows console without VT processing."""
     if _PLATFORM != "win32":
         return True
     try:
@@ -2825,8 +2822,7 @@ def _escapes_work(stream: "Any") -> bool:
 
 
 class Output:
-    """Writes answer text to stdout, flushed per batch; notices go to stderr as single
-    `oai_stream: ` lines, scrubbed of every secret."""
+    """Answer text to stdout; notices to stderr as `oai_stream: ` lines, secrets scrubbed."""
 
     def __init__(self, out: "Any", err: "Any", raw: bool = False) -> None:
         self.out, self.err = out, err
@@ -2868,8 +2864,7 @@ class Output:
             self.stderr(self._scrub(text if self.raw else _neutralise(text)))
 
     def protect(self, request: "Request") -> None:
-        """Every secret of the request is scrubbed from every message (defence in depth); a
-        key withheld is said once."""
+        """The request's secrets scrubbed from every message; a key withheld said once."""
         if request.key_withheld and not self.withheld_said:
             self.withheld_said = True
             self.note("the key is not sent in cleartext to %s (http://, not this machine); "
@@ -3023,7 +3018,15 @@ def _run(argv: "List[str]", out: Output) -> int:
             if getattr(args, dest) not in (None, False, [], parser.get_default(dest)):
                 raise UsageError("--models takes no %s" % (
                     "prompt" if dest == "prompt" else "--" + dest.replace("_", "-")))
-        return _models(settings, args, out)
+        request = build_request("", **settings)
+        out.protect(request)
+        if args.verbose:
+            _describe(request._replace(url=_models_url(request), body=None), out)
+        ids = _list_models(request)
+        out.write("".join(_one_line(i, 200) + "\n" for i in ids))  # an id is one line
+        if not ids:
+            out.note("the server lists no models")
+        return EXIT_OK
     chat = args.interactive or (not args.prompt and stdin_tty and not args.no_stdin)
     prompt = "" if chat else _read_prompt(args.prompt, not args.no_stdin and (
         not args.prompt or "-" in args.prompt or not stdin_tty))
@@ -3106,9 +3109,8 @@ def _quiet(action: "Any") -> None:
 
 
 def _read_prompt(words: "List[str]", read_stdin: bool) -> str:
-    """Words joined by spaces, then stdin when it is to be read (after a blank line when
-    both are given, as in `git diff | oai_stream.py "Review this"`). A BOM and CRLF line
-    ends (PowerShell pipes both) are not part of what was typed."""
+    """Words joined by spaces, then a blank line and stdin when it is to be read; a BOM and
+    CRLF line ends (PowerShell pipes both) are not part of what was typed."""
     prompt = " ".join(w for w in words if w != "-")
     if read_stdin:
         data = getattr(sys.stdin, "buffer", sys.stdin).read() if sys.stdin else b""
@@ -3174,8 +3176,7 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
 
 
 def _print_json(answer: Stream, out: Output) -> None:
-    """One JSON line per event: {"event": name, "data": parsed JSON or the raw string}.
-    The `[DONE]` sentinel is not an event of the answer: it is left out."""
+    """One JSON line per event, {"event": name, "data": JSON or the raw string}; no [DONE]."""
     decode = json.JSONDecoder(parse_constant=_not_json).decode  # NaN stays the raw string
     for events in answer.raw_events():
         lines = []
@@ -3250,18 +3251,6 @@ def _shorten(obj: "Any", limit: int = 60) -> "Any":
     return obj
 
 
-def _models(settings: "Dict[str, Any]", args: "Any", out: Output) -> int:
-    request = build_request("", **settings)
-    out.protect(request)
-    if args.verbose:
-        _describe(request._replace(url=_models_url(request), body=None), out)
-    ids = _list_models(request)
-    out.write("".join(_one_line(i, 200) + "\n" for i in ids))  # an id is one line
-    if not ids:
-        out.note("the server lists no models")
-    return EXIT_OK
-
-
 def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, model: str) -> int:
     """A conversation: history kept, Ctrl-C stops the answer, /exit or Ctrl-D leaves."""
     tty = _isatty(sys.stdin) and _isatty(sys.stdout)
@@ -3302,9 +3291,8 @@ def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, mode
         except OAIStreamError as exc:
             out.end_text()
             out.note(_explain(exc))
-        text = answers[0].text if answers else ""
-        if text:
-            history.append({"role": "assistant", "content": text})
+        if answers and answers[0].text:
+            history.append({"role": "assistant", "content": answers[0].text})
         else:
             history.pop()
 
