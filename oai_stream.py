@@ -2711,8 +2711,7 @@ def _parser() -> "Any":
         help="print a leading <think> block as answer text instead of treating it as reasoning")
     add("--usage", action="store_true", help="print token usage and speed on stderr")
     add("--json", action="store_true", help="print each event as a JSON line, no text")
-    add("--no-stream", action="store_true",
-        help="ask for the whole answer as one JSON response")
+    add("--no-stream", action="store_true", help="ask for the whole answer as one JSON response")
     add("--raw", action="store_true",
         help="write control characters to the terminal as sent (by default: shown as \\x1b etc.)")
     add("-n", "--no-stdin", action="store_true", help="never read stdin (for shell loops)")
