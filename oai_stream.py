@@ -1776,13 +1776,19 @@ def _key_from_file(path: "Optional[str]") -> "Optional[str]":
 
 
 def _urlopen(request: Request, timeout: float) -> "Any":
-    """POST once, following redirects the policy allows; the http.client response."""
+    """POST once (GET without a body), following redirects the policy allows; the
+    http.client response of a 2xx."""
     import http.client
     import urllib.error
     import urllib.request
     url = request.url
     proxy = _proxy_for(url)
-    opener = urllib.request.build_opener(*_handlers(url, proxy))
+    if not _HANDLER:
+        _HANDLER.append(_handler_class())
+    opener = urllib.request.OpenerDirector()  # no redirect or error handlers: see the status
+    opener.add_handler(_HANDLER[0]())
+    if proxy:
+        opener.add_handler(urllib.request.ProxyHandler({url.partition(":")[0]: proxy}))
     data = _dumps_strict(request.body) if request.body is not None else None  # None: GET
     for _ in range(MAX_REDIRECTS + 1):
         req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
@@ -1792,24 +1798,7 @@ def _urlopen(request: Request, timeout: float) -> "Any":
             else:
                 req.add_header(name, value)
         try:
-            return _interruptible(opener.open, req, None, timeout)  # (data: in req)
-        except urllib.error.HTTPError as exc:
-            headers, body = _header_dict(exc.headers.items()), b""
-            try:
-                if exc.code in (301, 302, 303, 307, 308):
-                    url = redirect_target(url, exc.code, headers.get("location", ""))
-                    continue
-                while len(body) < MAX_ERROR_BODY:  # what came before a stall or a cut is kept
-                    more = exc.read1(MAX_ERROR_BODY - len(body))  # type: ignore
-                    if not more:
-                        break
-                    body += more
-            except (OSError, http.client.HTTPException):
-                pass
-            finally:
-                exc.close()
-            raise api_error(exc.code, exc.reason if isinstance(exc.reason, str) else "",
-                            headers, body, url)
+            response = _interruptible(opener.open, req, None, timeout)  # (data: in req)
         except urllib.error.URLError as exc:
             raise network_error(exc.reason, url, proxy, timeout)
         except (OSError, http.client.HTTPException) as exc:
@@ -1819,6 +1808,23 @@ def _urlopen(request: Request, timeout: float) -> "Any":
             if ssl is None or not isinstance(exc, ssl.CertificateError):
                 raise
             raise network_error(exc, url, proxy, timeout)
+        if 200 <= response.status < 300:
+            return response
+        headers, body = _header_dict(response.headers.items()), b""
+        try:
+            if response.status in (301, 302, 303, 307, 308):
+                url = redirect_target(url, response.status, headers.get("location", ""))
+                continue
+            while len(body) < MAX_ERROR_BODY:  # what came before a stall or a cut is kept
+                more = response.read1(MAX_ERROR_BODY - len(body))
+                if not more:
+                    break
+                body += more
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            response.close()
+        raise api_error(response.status, response.reason, headers, body, url)
     raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
 
@@ -1846,26 +1852,12 @@ def _interruptible(call: "Callable[..., Any]", *args: "Any") -> "Any":
     return value
 
 
-_HANDLERS = {}  # type: Dict[str, Any]
+_HANDLER = []  # type: List[Any]
 
 
-def _handlers(url: str, proxy: "Optional[str]") -> "List[Any]":
-    """urllib handlers: no redirects (the policy decides), 1xx heads skipped, the socket
-    kept for per-read timeouts, TLS verified (_tls_context), the proxy _proxy_for chose.
-    The classes are made once; their instances hold a request's state."""
-    import urllib.request
-    if not _HANDLERS:
-        _HANDLERS.update(_handler_classes())
-    scheme = url.partition(":")[0]
-    handlers = [_HANDLERS["redirect"](), _HANDLERS["http"](),
-                urllib.request.ProxyHandler({scheme: proxy} if proxy else {})]  # type: List[Any]
-    if scheme == "https":
-        context = _tls_context()  # first: a Python without ssl has no HTTPS handler
-        handlers.append(_HANDLERS["https"](context=context))
-    return handlers
-
-
-def _handler_classes() -> "Dict[str, Any]":
+def _handler_class() -> "Any":
+    """urllib's handler of http: and https: URLs, with 1xx heads skipped, the socket kept
+    for per-read timeouts and TLS verified (_tls_context). Made once, on first use."""
     import http.client
     import urllib.request
 
@@ -1884,28 +1876,23 @@ def _handler_classes() -> "Dict[str, Any]":
                         break
             raise http.client.BadStatusLine("more than %d interim (1xx) answers" % MAX_INTERIM)
 
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: "Any", **kwargs: "Any") -> None:
-            return None
-
     class HTTP(http.client.HTTPConnection):
         response_class = Response
 
-    class HTTPHandler(urllib.request.HTTPHandler):
+    class HTTPS(getattr(http.client, "HTTPSConnection", HTTP)):  # type: ignore  # none: no ssl
+        response_class = Response
+
+    class Handler(urllib.request.AbstractHTTPHandler):
+        http_request = https_request = urllib.request.AbstractHTTPHandler.do_request_
+
         def http_open(self, req: "Any") -> "Any":
             return self.do_open(HTTP, req)
 
-    classes = {"redirect": NoRedirect, "http": HTTPHandler}
-    if hasattr(http.client, "HTTPSConnection"):  # a Python built without ssl has none
-        class HTTPS(http.client.HTTPSConnection):
-            response_class = Response
+        def https_open(self, req: "Any") -> "Any":
+            context = _tls_context()  # first: a Python without ssl has no HTTPSConnection
+            return self.do_open(HTTPS, req, context=context)
 
-        class HTTPSHandler(urllib.request.HTTPSHandler):
-            def https_open(self, req: "Any") -> "Any":
-                return self.do_open(HTTPS, req, context=self._context)  # type: ignore
-
-        classes["https"] = HTTPSHandler
-    return classes
+    return Handler
 
 
 _TLS = {}  # type: Dict[Tuple[Optional[str], Optional[str]], Any]
