@@ -1966,7 +1966,6 @@ class _Connection:
         self.error = None  # type: Optional[BaseException]
         self.waiter = self.timer = None  # type: Any
         self.deadline = 0.0
-        self.proxy_auth = None  # type: Optional[str]  # set when a plain-HTTP proxy relays
 
     def connection_made(self, transport: "Any") -> None:
         self.transport = transport
@@ -2041,14 +2040,17 @@ async def _aopen(request: Request, timeout: float
                  ) -> "Tuple[_Connection, int, Dict[str, str], bytes]":
     """POST once over asyncio, following redirects the policy allows: the connection, the
     status, the headers and what already arrived of the body."""
+    import asyncio
+    import socket
     url = request.url
     data = _dumps_strict(request.body)
     for _ in range(MAX_REDIRECTS + 1):
         proxy = _proxy_for(url)
-        conn = await _aconnect(url, proxy, timeout)
+        conn = _Connection(asyncio.get_running_loop())
         try:
+            proxy_auth = await _aconnect(conn, url, proxy, timeout)
             conn.transport.write(_request_head(url, request.send_headers(), len(data),
-                                               conn.proxy_auth) + data)
+                                               proxy_auth) + data)
             status, reason, headers, rest = await _aread_head(conn, url, timeout)
             if status in (301, 302, 303, 307, 308):
                 url = redirect_target(url, status, headers.get("location", ""))
@@ -2060,6 +2062,8 @@ async def _aopen(request: Request, timeout: float
             return conn, status, headers, rest
         except BaseException as exc:
             conn.close()
+            if isinstance(exc, asyncio.TimeoutError):  # wait_for's, in _aconnect
+                raise network_error(socket.timeout(), url, proxy, timeout)
             if isinstance(exc, OSError):
                 raise network_error(exc, url, proxy, timeout)
             raise
@@ -2085,43 +2089,34 @@ async def _aread_head(conn: "_Connection", url: str,
             return head
 
 
-async def _aconnect(url: str, proxy: "Optional[str]", timeout: float) -> _Connection:
-    """A connection to the origin, or through the proxy (CONNECT and start_tls for HTTPS),
-    with TLS verified as the urllib transport does."""
+async def _aconnect(conn: _Connection, url: str, proxy: "Optional[str]",
+                    timeout: float) -> "Optional[str]":
+    """Connects `conn` to the origin, or through the proxy (CONNECT and start_tls for HTTPS),
+    with TLS verified as the urllib transport does. Through a plain-HTTP proxy, the request
+    goes in absolute form: then its Proxy-Authorization line ("" without one), else None."""
     import asyncio
-    import socket
     from urllib.parse import urlsplit
-    loop = asyncio.get_running_loop()
     scheme, host, port = _origin(url)
     ctx = _tls_context() if scheme == "https" else None
     target = _origin(proxy) if proxy else (scheme, host, port)
-    conn = _Connection(loop)
-    try:
-        await asyncio.wait_for(loop.create_connection(  # type: ignore  # a duck-typed protocol
-            lambda: conn, target[1], target[2], ssl=ctx if not proxy else None,
-            server_hostname=host if ctx and not proxy else None), timeout)
-        auth = ""
-        if proxy and urlsplit(proxy).username is not None:  # user:password@ in the proxy URL
-            auth = "Proxy-Authorization: " + _basic(urlsplit(proxy))
-        if proxy and scheme == "http":
-            conn.proxy_auth = auth  # absolute-form request through the proxy
-        elif proxy:
-            conn.transport.write(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
-                host, port, host, port, auth + "\r\n" if auth else "")).encode("latin-1"))
-            status, reason, _, _ = await _aread_head(conn, proxy, timeout)
-            if status != 200:
-                raise network_error("Tunnel connection failed: %d %s" % (status, reason), url,
-                                    proxy)
-            conn.transport = await asyncio.wait_for(loop.start_tls(
-                conn.transport, conn, ctx, server_hostname=host), timeout)  # type: ignore
-    except BaseException as exc:
-        conn.close()
-        if isinstance(exc, asyncio.TimeoutError):  # wait_for's
-            raise network_error(socket.timeout(), url, proxy, timeout)
-        if isinstance(exc, OSError):
-            raise network_error(exc, url, proxy, timeout)
-        raise
-    return conn
+    await asyncio.wait_for(conn.loop.create_connection(  # type: ignore  # a duck-typed protocol
+        lambda: conn, target[1], target[2], ssl=ctx if not proxy else None,
+        server_hostname=host if ctx and not proxy else None), timeout)
+    if not proxy:
+        return None
+    auth = ""
+    if urlsplit(proxy).username is not None:  # user:password@ in the proxy URL
+        auth = "Proxy-Authorization: " + _basic(urlsplit(proxy))
+    if scheme == "http":
+        return auth
+    conn.transport.write(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
+        host, port, host, port, auth + "\r\n" if auth else "")).encode("latin-1"))
+    status, reason, _, _ = await _aread_head(conn, proxy, timeout)
+    if status != 200:
+        raise network_error("Tunnel connection failed: %d %s" % (status, reason), url, proxy)
+    conn.transport = await asyncio.wait_for(conn.loop.start_tls(
+        conn.transport, conn, ctx, server_hostname=host), timeout)  # type: ignore
+    return None
 
 
 def _proxy_for(url: str) -> "Optional[str]":
@@ -2161,21 +2156,18 @@ def _request_head(url: str, headers: "Dict[str, str]", length: int,
 async def _aread_body(conn: _Connection, status: int, headers: "Dict[str, str]", rest: bytes,
                       timeout: float) -> bytes:
     """An error body, at most MAX_ERROR_BODY bytes of it."""
-    framer, out = BodyFramer(*body_framing(status, headers)), []
-    data, size = rest, 0
+    framer, body, data = BodyFramer(*body_framing(status, headers)), b"", rest
     try:
         while True:
-            if data:
-                out.append(framer.feed(data))
-                size += len(out[-1])
-            if framer.complete or size >= MAX_ERROR_BODY:
+            body += framer.feed(data)
+            if framer.complete or len(body) >= MAX_ERROR_BODY:
                 break
             data = await conn.read(timeout)
             if not data:
                 break
     except (OAIStreamError, OSError):  # the status says what matters; the body is a bonus
         pass
-    return b"".join(out)[:MAX_ERROR_BODY]
+    return body[:MAX_ERROR_BODY]
 
 
 # ---------------------------------------------------------------------------
