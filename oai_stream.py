@@ -1776,8 +1776,7 @@ def _key_from_file(path: "Optional[str]") -> "Optional[str]":
 
 
 def _urlopen(request: Request, timeout: float) -> "Any":
-    """POST once (GET without a body), following redirects the policy allows; the
-    http.client response of a 2xx."""
+    """POST once (GET without a body), following redirects the policy allows: a 2xx answer."""
     import http.client
     import urllib.error
     import urllib.request
@@ -1791,12 +1790,8 @@ def _urlopen(request: Request, timeout: float) -> "Any":
         opener.add_handler(urllib.request.ProxyHandler({url.partition(":")[0]: proxy}))
     data = _dumps_strict(request.body) if request.body is not None else None  # None: GET
     for _ in range(MAX_REDIRECTS + 1):
-        req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-        for name, value in request.send_headers().items():
-            if name.lower() in SECRET_HEADERS:  # never carried by urllib's own redirects
-                req.add_unredirected_header(name, value)
-            else:
-                req.add_header(name, value)
+        req = urllib.request.Request(url, data, request.send_headers(),
+                                     method="POST" if data else "GET")
         try:
             response = _interruptible(opener.open, req, None, timeout)  # (data: in req)
         except urllib.error.URLError as exc:
@@ -1871,15 +1866,14 @@ def _handler_class() -> "Any":
                 version, status, reason = super()._read_status()  # type: ignore
                 if not 100 <= status < 200 or status == 101:
                     return version, status, reason
-                for _ in range(100):  # http.client's own limit on header lines
-                    if self.fp.readline(MAX_HEAD_SIZE) in (b"\r\n", b"\n", b""):
-                        break
+                http.client.parse_headers(self.fp)  # with http.client's limits; dropped
             raise http.client.BadStatusLine("more than %d interim (1xx) answers" % MAX_INTERIM)
 
     class HTTP(http.client.HTTPConnection):
         response_class = Response
 
-    class HTTPS(getattr(http.client, "HTTPSConnection", HTTP)):  # type: ignore  # none: no ssl
+    # Without ssl there is no HTTPSConnection, but then https_open refuses before using it.
+    class HTTPS(getattr(http.client, "HTTPSConnection", HTTP)):  # type: ignore
         response_class = Response
 
     class Handler(urllib.request.AbstractHTTPHandler):
@@ -1915,14 +1909,13 @@ def _tls_context() -> "Any":
         # raise on 3.8-3.12: load them one by one and skip the bad ones, as 3.13 does.
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:
-            certs = _windows_store(ssl)
+            for cert in _windows_store(ssl):
+                try:
+                    ctx.load_verify_locations(cadata=cert)
+                except (ssl.SSLError, ValueError):  # malformed, or empty
+                    pass
         except OSError:  # a store that cannot be read: the others still count, as in 3.13
-            certs = []
-        for cert in certs:
-            try:
-                ctx.load_verify_locations(cadata=cert)
-            except (ssl.SSLError, ValueError):  # malformed, or empty
-                pass
+            pass
         ctx.set_default_verify_paths()
     else:
         ctx = ssl.create_default_context()
@@ -1986,11 +1979,10 @@ class _Connection:
         self.closed, self.error = True, exc
         self._wake(True)
 
-    def pause_writing(self) -> None:
+    def pause_writing(self) -> None:  # the request is written once: nothing waits on it
         pass
 
-    def resume_writing(self) -> None:
-        pass
+    resume_writing = pause_writing
 
     def _wake(self, arrived: bool) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -2052,14 +2044,12 @@ async def _aopen(request: Request, timeout: float
             conn.transport.write(_request_head(url, request.send_headers(), len(data),
                                                proxy_auth) + data)
             status, reason, headers, rest = await _aread_head(conn, url, timeout)
-            if status in (301, 302, 303, 307, 308):
-                url = redirect_target(url, status, headers.get("location", ""))
-                conn.close()
-                continue
-            if status >= 300:
+            if status < 300:
+                return conn, status, headers, rest
+            if status not in (301, 302, 303, 307, 308):
                 raise api_error(status, reason, headers,
                                 await _aread_body(conn, status, headers, rest, timeout), url)
-            return conn, status, headers, rest
+            url = redirect_target(url, status, headers.get("location", ""))
         except BaseException as exc:
             conn.close()
             if isinstance(exc, asyncio.TimeoutError):  # wait_for's, in _aconnect
@@ -2067,6 +2057,7 @@ async def _aopen(request: Request, timeout: float
             if isinstance(exc, OSError):
                 raise network_error(exc, url, proxy, timeout)
             raise
+        conn.close()  # redirected
     raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
 
