@@ -1351,22 +1351,16 @@ def retry_after(headers: "Dict[str, str]") -> "Optional[float]":
     """Seconds to wait from retry-after-ms (OpenAI) or Retry-After (seconds or HTTP date),
     capped at MAX_RETRY_WAIT; None when absent or unreadable."""
     ms = _seconds(headers.get("retry-after-ms"))
-    if ms is not None:
-        return min(ms / 1000.0, MAX_RETRY_WAIT)
     value = headers.get("retry-after")
-    seconds = _seconds(value)
-    if not value or seconds is not None:
-        return None if seconds is None else min(seconds, MAX_RETRY_WAIT)
-    from email.utils import parsedate_tz
-    parsed = parsedate_tz(value)
-    if not parsed:
-        return None
-    try:
-        from email.utils import mktime_tz
-        wait = mktime_tz(parsed) - time.time()
-    except (OverflowError, ValueError, OSError):  # a date in the year 9999 and kin
-        return MAX_RETRY_WAIT
-    return min(max(0.0, wait), MAX_RETRY_WAIT)
+    wait = ms / 1000.0 if ms is not None else _seconds(value)
+    if wait is None and value:
+        from email.utils import mktime_tz, parsedate_tz
+        parsed = parsedate_tz(value)
+        try:
+            wait = max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
+        except (OverflowError, ValueError, OSError):  # a date in the year 9999 and kin
+            wait = MAX_RETRY_WAIT
+    return None if wait is None else min(wait, MAX_RETRY_WAIT)
 
 
 def _seconds(text: "Optional[str]") -> "Optional[float]":
@@ -1454,38 +1448,35 @@ def network_error(reason: "Any", url: str, proxy: "Optional[str]" = None,
     ssl = sys.modules.get("ssl")  # loaded when TLS was tried; some builds have none
     host = "%s://%s:%d" % _origin(url)
     text = _one_line(reason)
-    retry = True  # waiting heals a refused or dropped connection, never a certificate
     if ssl is not None and isinstance(reason, (ssl.SSLError, ssl.CertificateError)):
         code = str(getattr(reason, "reason", None) or "")
         if isinstance(reason, ssl.CertificateError) or code == "CERTIFICATE_VERIFY_FAILED":
             detail = getattr(reason, "verify_message", None) or code or text
             exc = NetworkError("TLS certificate verification failed for %s: %s. %s"
                                % (host, detail, _ca_hint()))
+            exc.retryable = False
         else:
             exc = NetworkError("TLS error with %s: %s" % (host, text))
-        # A handshake the server or a balancer drops (UNEXPECTED_EOF_WHILE_READING, a
-        # reset) heals, as the official SDK retries it; a certificate or protocol mismatch
-        # does not.
-        retry = not isinstance(reason, ssl.CertificateError) and not any(
-            word in code for word in ("CERTIFICATE", "VERSION", "PROTOCOL", "HANDSHAKE_FAILURE"))
+            # A handshake the server or a balancer drops (UNEXPECTED_EOF_WHILE_READING, a
+            # reset) heals, as the official SDK retries it; a protocol mismatch does not.
+            exc.retryable = not any(word in code for word in (
+                "CERTIFICATE", "VERSION", "PROTOCOL", "HANDSHAKE_FAILURE"))
     elif text.startswith("Tunnel connection failed"):  # http.client gives it no type of its own
         exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
                            "user:password)" % (host, text.split(": ", 1)[-1]))
-        retry = False
+        exc.retryable = False
     elif isinstance(reason, socket.timeout):
         exc = IdleTimeout(timeout, host=host)
-    elif isinstance(reason, socket.gaierror):
-        exc = NetworkError("cannot resolve %s: %s" % (host, reason.strerror or text))
     elif isinstance(reason, http.client.RemoteDisconnected):
         exc = NetworkError("%s closed the connection without answering" % host)
     elif isinstance(reason, http.client.HTTPException):  # BadStatusLine, LineTooLong and kin
         exc = NetworkError("%s did not answer with valid HTTP: %s" % (host, _excerpt(text)))
-    else:
-        exc = NetworkError("cannot reach %s: %s" % (
-            host, getattr(reason, "strerror", None) or text or type(reason).__name__))
+    else:  # the system's words (strerror)
+        exc = NetworkError("cannot %s %s: %s" % (
+            "resolve" if isinstance(reason, socket.gaierror) else "reach", host,
+            getattr(reason, "strerror", None) or text or type(reason).__name__))
     if proxy:
         exc.args = ("%s (through the proxy %s)" % (exc, _without_password(proxy)),)
-    exc.retryable = retry
     return exc
 
 
