@@ -1626,26 +1626,26 @@ def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
     """The endpoint URL, the headers with the credentials, the key, and whether a key was
     withheld: none goes in cleartext (http://) beyond loopback unless allowed."""
     query = ""
-    azure = env.get("AZURE_OPENAI_ENDPOINT")
-    if not base_url and not env.get("OPENAI_BASE_URL") and azure:
+    base_url = base_url or env.get("OPENAI_BASE_URL")
+    azure = not base_url and env.get("AZURE_OPENAI_ENDPOINT")
+    if azure:
         # Azure OpenAI: a dated api-version uses the deployment URL; none uses the v1 API.
         version = env.get("OPENAI_API_VERSION")
         base_url = azure.rstrip("/") + ("/openai/deployments/%s" % model if version
                                          else "/openai/v1")
         query = "api-version=" + version if version else ""
-        azure_key, api_key = api_key or env.get("AZURE_OPENAI_API_KEY"), None
-    else:
-        base_url = base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        azure_key = None
-        if api_key is None:
-            api_key = env.get("OPENAI_API_KEY") or _key_from_file(env.get("OPENAI_API_KEY_FILE"))
-    url, basic = _endpoint(base_url, path, query)
-    withheld = bool(api_key or azure_key) and not allow_http_key and (
+        api_key = api_key or env.get("AZURE_OPENAI_API_KEY")
+    elif api_key is None:
+        api_key = env.get("OPENAI_API_KEY") or _key_from_file(env.get("OPENAI_API_KEY_FILE"))
+    url, basic = _endpoint(base_url or DEFAULT_BASE_URL, path, query)
+    withheld = bool(api_key) and not allow_http_key and (
         url.startswith("http:") and not _is_loopback(_origin(url)[1]))
     if withheld:
-        api_key = azure_key = None
-    if azure_key and not _has_header(headers, "api-key"):
-        headers["api-key"] = _clean_secret(azure_key, "the API key")
+        api_key = None
+    if azure and api_key:  # Azure takes the key in a header of its own
+        if not _has_header(headers, "api-key"):
+            headers["api-key"] = _clean_secret(api_key, "the API key")
+        api_key = None
     if basic and not _has_header(headers, "authorization"):
         headers["Authorization"], api_key = basic, None  # user:password@ in the URL wins
     return url, headers, _clean_secret(api_key, "the API key") if api_key else None, withheld
