@@ -1667,14 +1667,12 @@ def _clean_secret(value: str, what: str) -> str:
     that cannot go into a header is refused without echoing the value."""
     value = value.strip()
     if not value or any(c < " " or c == "\x7f" for c in value):
-        raise ConfigError("%s contains a control character or line break inside it; "
-                          "fix the value (it is not shown here)" % what)
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ConfigError("%s contains characters that cannot be sent in an HTTP header "
-                          "(not Latin-1); fix the value (it is not shown here)" % what)
-    return value
+        problem = "a control character or line break inside it"
+    elif any(c > "\xff" for c in value):
+        problem = "characters that cannot be sent in an HTTP header (not Latin-1)"
+    else:
+        return value
+    raise ConfigError("%s contains %s; fix the value (it is not shown here)" % (what, problem))
 
 
 def _check_headers(headers: "Dict[str, str]") -> "Dict[str, str]":
@@ -1705,9 +1703,8 @@ def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional
         raise ConfigError("base_url must be http:// or https:// with a host, got %s" % shown,
                           "base_url")
     base_path = parts.path.rstrip("/")
-    full = base_path.endswith(path) and not base_path.endswith("/chat" + path)
-    if not full:  # a full endpoint URL is accepted as it is
-        base_path += path
+    if not base_path.endswith(path) or base_path.endswith("/chat" + path):
+        base_path += path  # else a full endpoint URL, accepted as it is
     query = "&".join(q for q in (parts.query, query) if q)
     basic = _basic(parts) if parts.username is not None else None
     url = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path, query, ""))
@@ -1721,17 +1718,12 @@ def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional
 def _ascii_url(url: str) -> str:
     """A URL as HTTP can carry it: a non-ASCII path percent-encoded, an IDN host in
     punycode (ValueError when it is no valid name)."""
-    try:
-        url.encode("ascii")
+    if all(c < "\x80" for c in url):
         return url
-    except UnicodeEncodeError:
-        pass
     from urllib.parse import quote, urlsplit, urlunsplit
     parts = urlsplit(url)
     netloc = parts.netloc
-    try:
-        netloc.encode("ascii")
-    except UnicodeEncodeError:
+    if any(c >= "\x80" for c in netloc):
         netloc = (parts.hostname or "").encode("idna").decode("ascii") + (
             ":%d" % parts.port if parts.port else "")
     return urlunsplit((parts.scheme, netloc, quote(parts.path, safe="/%:@!$&'()*+,;=~"),
