@@ -1399,8 +1399,9 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
     it (or under its other name). None when the error is about anything else."""
     if not isinstance(exc, APIError) or exc.status not in (400, 422):
         return None
-    if not re.search(_REJECTED, exc.message):  # "max_tokens is too large" is no rejection
-        return None
+    if not re.search("(?i)unsupported|unrecognized|unknown|not (?:permitted|allowed|supported)"
+                     "|extra (?:inputs|fields)|invalid (?:field|param)", exc.message):
+        return None  # "max_tokens is too large" is no rejection
     for name, other in ADAPTERS[request.api].optional_fields.items():
         named = exc.param == name or name in exc.message
         if name in request.body and name not in request.fixed and named and not (
@@ -1411,11 +1412,6 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
                 body[other] = value
             return request._replace(body=body, fixed=request.fixed + (name, other or name))
     return None
-
-
-# Patterns are compiled on first use (re caches them): error paths must not cost start-up.
-_REJECTED = ("(?i)unsupported|unrecognized|unknown|not (?:permitted|allowed|supported)"
-             "|extra (?:inputs|fields)|invalid (?:field|param)")
 
 
 def redirect_target(url: str, status: int, location: str) -> str:
@@ -1500,14 +1496,7 @@ def _origin(url: str) -> "Tuple[str, str, int]":
 
 def _without_password(url: str) -> str:
     """A URL as it may be shown: user:password@ removed."""
-    from urllib.parse import urlsplit, urlunsplit
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # a broken IPv6 bracket: shown as it is, it holds no password
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    return re.sub("^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", url)
 
 
 # ---------------------------------------------------------------------------
@@ -1523,9 +1512,8 @@ class Request(namedtuple("Request", "api url body headers api_key timeout max_ti
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return "Request(url=%r, model=%r, key=%s)" % (_without_password(self.url),
-                                                      (self.body or {}).get("model"),
-                                                      _redact_key(self.api_key))
+        return "Request(url=%r, model=%r, key=%s)" % (
+            _without_password(self.url), (self.body or {}).get("model"), _redact_key(self.api_key))
 
     def send_headers(self) -> "Dict[str, str]":
         """The headers as sent, the key in its Authorization header."""
@@ -1562,14 +1550,14 @@ def build_request(prompt: "Optional[str]" = None, *,
     env = dict(os.environ) if env is None else env
     if api not in ADAPTERS:
         raise ConfigError("api must be one of %s, got %r" % (", ".join(ADAPTERS), api), "api")
-    if prompt is not None and messages is not None:
+    if messages is None:
+        messages = [{"role": "user", "content": prompt or ""}]
+    elif prompt is not None:
         raise ConfigError("pass prompt or messages, not both")
-    if messages is not None:
-        if not isinstance(messages, (list, tuple)) or not all(
-                isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-            raise ConfigError("messages must be a list of "
-                              "{\"role\": ..., \"content\": ...} dicts")
-        messages = list(messages)
+    elif not isinstance(messages, (list, tuple)) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+        raise ConfigError("messages must be a list of {\"role\": ..., \"content\": ...} dicts")
+    messages = ([{"role": "system", "content": system}] if system else []) + list(messages)
     _check_numbers(timeout, max_time, temperature, retries, max_tokens)
     model = model or env.get("OPENAI_MODEL") or DEFAULT_MODEL
     url, headers, api_key, withheld = _endpoint_and_key(
@@ -1582,11 +1570,6 @@ def build_request(prompt: "Optional[str]" = None, *,
                       ("OPENAI_PROJECT_ID", "OpenAI-Project")):
         if env.get(var) and not _has_header(headers, name.lower()):
             headers[name] = env[var]
-    if messages is None:
-        messages = [{"role": "system", "content": system}] if system else []
-        messages.append({"role": "user", "content": prompt or ""})
-    elif system:
-        messages = [{"role": "system", "content": system}] + messages
     body = ADAPTERS[api]().body(model, messages, max_tokens, temperature, usage, openai_host,
                                 not no_stream)
     extra_body = dict(extra_body or {})
