@@ -1332,8 +1332,7 @@ RETRY_CODES = {"server_error", "overloaded_error", "server_is_overloaded", "rate
 
 def api_error(status: int, reason: str, headers: "Dict[str, str]", body: bytes, url: str
               ) -> APIError:
-    """An HTTP error status from `url`, with the server's JSON error message or a body
-    excerpt, and what the headers say about retrying."""
+    """An HTTP error status: the server's message or a body excerpt, and its retry headers."""
     text = body.decode("utf-8", "replace")
     try:
         err = _error_from(json.loads(text), status, url)
@@ -1376,17 +1375,16 @@ def retryable(exc: OAIStreamError) -> bool:
     if isinstance(exc, APIError):
         if exc.should_retry is not None:  # x-should-retry wins, as in the official SDK
             return exc.should_retry
-        if exc.status is None:  # an error event in a 200 stream: by its code or type
-            code = exc.code
-            return (code in RETRY_STATUSES or type(code) is int and code >= 500
-                    or code in RETRY_CODES or exc.type in RETRY_CODES)
-        return exc.status in RETRY_STATUSES or exc.status >= 500
+        if exc.status is not None:
+            return exc.status in RETRY_STATUSES or exc.status >= 500
+        code = exc.code  # an error event in a 200 stream: by its code or type
+        return (code in RETRY_STATUSES or type(code) is int and code >= 500
+                or code in RETRY_CODES or exc.type in RETRY_CODES)
     return isinstance(exc, NetworkError) and exc.retryable
 
 
 def retry_wait(exc: OAIStreamError, attempt: int, rand: float) -> float:
-    """Seconds before retry number `attempt` (1, 2, ...): the server's word, else
-    exponential backoff with jitter (`rand` in [0, 1))."""
+    """Seconds before retry `attempt` (1, 2...): the server's word, else backoff with jitter."""
     wait = exc.retry_after if isinstance(exc, APIError) else None
     if wait is None:
         wait = min(RETRY_FIRST_WAIT * 2 ** (attempt - 1), RETRY_MAX_BACKOFF)
@@ -1437,8 +1435,7 @@ def redirect_target(url: str, status: int, location: str) -> str:
 
 def network_error(reason: "Any", url: str, proxy: "Optional[str]" = None,
                   timeout: float = DEFAULT_TIMEOUT) -> NetworkError:
-    """A connection failure as one clear line, marked retryable or not. The words of the
-    system (strerror) stand, with a fix where there is one; a proxy in the way is named."""
+    """A connection failure as one line, marked retryable or not, with a fix where there is one."""
     import http.client
     import socket
     ssl = sys.modules.get("ssl")  # loaded when TLS was tried; some builds have none
@@ -1447,9 +1444,8 @@ def network_error(reason: "Any", url: str, proxy: "Optional[str]" = None,
     if ssl is not None and isinstance(reason, (ssl.SSLError, ssl.CertificateError)):
         code = str(getattr(reason, "reason", None) or "")
         if isinstance(reason, ssl.CertificateError) or code == "CERTIFICATE_VERIFY_FAILED":
-            detail = getattr(reason, "verify_message", None) or code or text
-            exc = NetworkError("TLS certificate verification failed for %s: %s. %s"
-                               % (host, detail, _ca_hint()))
+            exc = NetworkError("TLS certificate verification failed for %s: %s. %s" % (
+                host, getattr(reason, "verify_message", None) or code or text, _ca_hint()))
             exc.retryable = False
         else:
             exc = NetworkError("TLS error with %s: %s" % (host, text))
@@ -1670,8 +1666,7 @@ def _check_headers(headers: "Dict[str, str]") -> "Dict[str, str]":
 
 
 def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional[str]]":
-    """The endpoint URL, and Basic credentials from user:password@ (moved to a header, so
-    that the URL can be shown)."""
+    """The endpoint URL, and user:password@ as Basic credentials (a header: the URL is shown)."""
     from urllib.parse import urlsplit, urlunsplit
     shown = _excerpt(_without_password(base_url), 100)
     if any(c <= " " or c == "\x7f" for c in base_url):
@@ -1699,8 +1694,7 @@ def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional
 
 
 def _ascii_url(url: str) -> str:
-    """A URL as HTTP can carry it: a non-ASCII path percent-encoded, an IDN host in
-    punycode (ValueError when it is no valid name)."""
+    """A URL as HTTP carries it: path percent-encoded, an IDN host in punycode (or ValueError)."""
     if all(c < "\x80" for c in url):
         return url
     from urllib.parse import quote, urlsplit, urlunsplit
