@@ -1579,7 +1579,12 @@ def build_request(prompt: "Optional[str]" = None, *,
     }
     sent = {name: value for name, value in defaults.items()
             if not _has_header(headers, name.lower())}
-    sent.update(_check_headers(headers))
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or any(
+                c <= " " or c in ':"(),/;<=>?@[\\]{}\x7f' or c > "~" for c in name):
+            raise ConfigError("invalid header name %s" % _excerpt(name, 40))
+        shown = "the value of header %s" % _one_line(name, 40)
+        sent[name] = _clean_secret(str(value), shown) if str(value).strip() else ""
     return Request(api, url, body, sent, api_key, float(timeout),
                    float(max_time) if max_time else None, retries, tuple(extra_body),
                    think_tags, withheld)
@@ -1654,15 +1659,7 @@ def _clean_secret(value: str, what: str) -> str:
     raise ConfigError("%s contains %s; fix the value (it is not shown here)" % (what, problem))
 
 
-def _check_headers(headers: "Dict[str, str]") -> "Dict[str, str]":
-    out = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not name or any(
-                c <= " " or c in ':"(),/;<=>?@[\\]{}\x7f' or c > "~" for c in name):
-            raise ConfigError("invalid header name %s" % _excerpt(name, 40))
-        shown = "the value of header %s" % _one_line(name, 40)
-        out[name] = _clean_secret(str(value), shown) if str(value).strip() else ""
-    return out
+
 
 
 def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional[str]]":
