@@ -1609,19 +1609,17 @@ def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
                       env: "Dict[str, str]") -> "Tuple[str, Dict[str, str], Optional[str], bool]":
     """The endpoint URL, the headers with the credentials, the key, and whether a key was
     withheld: none goes in cleartext (http://) beyond loopback unless allowed."""
-    query = ""
     base_url = base_url or env.get("OPENAI_BASE_URL")
     azure = not base_url and env.get("AZURE_OPENAI_ENDPOINT")
     if azure:
         # Azure OpenAI: a dated api-version uses the deployment URL; none uses the v1 API.
         version = env.get("OPENAI_API_VERSION")
-        base_url = azure.rstrip("/") + ("/openai/deployments/%s" % model if version
-                                         else "/openai/v1")
-        query = "api-version=" + version if version else ""
+        base_url = azure.rstrip("/") + ("/openai/deployments/%s?api-version=%s" % (model, version)
+                                         if version else "/openai/v1")
         api_key = api_key or env.get("AZURE_OPENAI_API_KEY")
     elif api_key is None:
         api_key = env.get("OPENAI_API_KEY") or _key_from_file(env.get("OPENAI_API_KEY_FILE"))
-    url, basic = _endpoint(base_url or DEFAULT_BASE_URL, path, query)
+    url, basic = _endpoint(base_url or DEFAULT_BASE_URL, path)
     withheld = bool(api_key) and not allow_http_key and (
         url.startswith("http:") and not _is_loopback(_origin(url)[1]))
     if withheld:
@@ -1662,7 +1660,7 @@ def _clean_secret(value: str, what: str) -> str:
 
 
 
-def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional[str]]":
+def _endpoint(base_url: str, path: str) -> "Tuple[str, Optional[str]]":
     """The endpoint URL, and user:password@ as Basic credentials (a header: the URL is shown)."""
     from urllib.parse import urlsplit, urlunsplit
     shown = _excerpt(_without_password(base_url), 100)
@@ -1680,9 +1678,8 @@ def _endpoint(base_url: str, path: str, query: str = "") -> "Tuple[str, Optional
     base_path = parts.path.rstrip("/")
     if not base_path.endswith(path) or base_path.endswith("/chat" + path):
         base_path += path  # else a full endpoint URL, accepted as it is
-    query = "&".join(q for q in (parts.query, query) if q)
     basic = _basic(parts) if parts.username is not None else None
-    url = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path, query, ""))
+    url = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path, parts.query, ""))
     try:
         return _ascii_url(url), basic
     except ValueError:
