@@ -1347,8 +1347,7 @@ def api_error(status: int, reason: str, headers: "Dict[str, str]", body: bytes, 
 
 
 def retry_after(headers: "Dict[str, str]") -> "Optional[float]":
-    """Seconds to wait from retry-after-ms (OpenAI) or Retry-After (seconds or HTTP date),
-    capped at MAX_RETRY_WAIT; None when absent or unreadable."""
+    """Seconds from retry-after-ms (OpenAI) or Retry-After (seconds or date), <= MAX_RETRY_WAIT."""
     ms = _seconds(headers.get("retry-after-ms"))
     value = headers.get("retry-after")
     wait = ms / 1000.0 if ms is not None else _seconds(value)
