@@ -197,6 +197,9 @@ def _header_dict(items: "Iterable[Tuple[str, str]]") -> "Dict[str, str]":
     return headers
 
 
+_HEAD_END = re.compile(b"\n\r?\n")  # bare LF line ends are tolerated, as http.client does
+
+
 def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]":
     """The first final response head in `buf`: (status, reason, headers, rest of buf), or
     None while incomplete; ValueError when it is not HTTP. 1xx heads (100 Continue, 103
@@ -205,18 +208,13 @@ def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]"
         raise ValueError("response heads over %d bytes" % (MAX_HEAD_SIZE * 4))
     pos = 0
     for _ in range(MAX_INTERIM + 1):
-        end = buf.find(b"\n\r\n", pos)
-        lf = buf.find(b"\n\n", pos)
-        if lf >= 0 and (end < 0 or lf < end):  # bare LF line ends, tolerated as http.client
-            end, size = lf, 2
-        else:
-            size = 3
-        if (end + size if end >= 0 else len(buf)) - pos > MAX_HEAD_SIZE:  # blank line too
+        blank = _HEAD_END.search(buf, pos)
+        if (blank.end() if blank else len(buf)) - pos > MAX_HEAD_SIZE:  # blank line too
             raise ValueError("a response head over %d bytes" % MAX_HEAD_SIZE)
-        if end < 0:
+        if not blank:
             return None
-        lines = buf[pos:end].decode("latin-1").split("\n")
-        pos = end + size
+        lines = buf[pos:blank.start()].decode("latin-1").split("\n")
+        pos = blank.end()
         version, _, rest = lines[0].strip().partition(" ")
         code, _, reason = rest.partition(" ")
         if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
@@ -319,8 +317,7 @@ class BodyFramer:
         """The connection closed: fine unless it cut a chunk or a sized body short."""
         if self.error:
             raise self.error
-        if (self.chunked and (self._buf or self._state in ("data", "crlf"))
-                or (not self.chunked and self.left)):
+        if self._buf or self._state in ("data", "crlf") or (self.left and not self.chunked):
             raise _broken("the connection ended mid-message")
 
 
@@ -424,8 +421,10 @@ class SSEDecoder:
             self._tail_len += len(chunk)
             if self._tail_len > self.max_size:
                 raise EventTooLarge("event stream line exceeds the %d-byte limit" % self.max_size)
-            if len(tail) > _TAIL_PIECES:
-                self._gather_tail()
+            if len(tail) > _TAIL_PIECES:  # one buffer grown in place: linear time
+                buffer = tail[0] if type(tail[0]) is bytearray else bytearray(tail[0])
+                buffer += b"".join(tail[1:])
+                tail[:] = [buffer]
             return []
         if tail:
             tail.append(chunk)
@@ -458,8 +457,8 @@ class SSEDecoder:
                     data = self._data = []
                     size = 0
                 self._type = b""  # an empty data buffer resets the type too
-            elif line[:5] == b"data:":  # the hot path: OpenAI streams are all data lines
-                value = line[6:] if line[5:6] == b" " else line[5:]
+            elif line[:5] == b"data:" or line == b"data":  # hot: OpenAI sends only data lines
+                value = line[6:] if line[5:6] == b" " else line[5:]  # "data" alone: b""
                 data.append(value)
                 size += len(value) + _PIECE_COST
                 if size > data_limit:
@@ -472,19 +471,10 @@ class SSEDecoder:
                     value = value[1:]
                 if name == b"event":
                     self._type = value
-                elif name == b"data":  # "data" with no colon: an empty data line
-                    data.append(value)
-                    size += len(value) + _PIECE_COST
-                    if size > data_limit:
-                        self._error = EventTooLarge("event exceeds the %d-byte limit" % limit)
-                        self._slow = True
-                        break
-                elif name == b"id":
-                    if 0 not in value:  # an id with NUL is ignored
-                        self.last_id = value.decode("utf-8", "replace")
-                elif name == b"retry":
-                    if value.isdigit():  # bytes.isdigit() is ASCII digits only
-                        self.retry = int(value)
+                elif name == b"id" and 0 not in value:  # an id with NUL is ignored
+                    self.last_id = value.decode("utf-8", "replace")
+                elif name == b"retry" and value.isdigit():  # bytes.isdigit(): ASCII digits only
+                    self.retry = int(value)
                 # any other field is ignored
         self._data_len = size
         if self._error and not events:  # events before the fault are delivered first
@@ -499,14 +489,6 @@ class SSEDecoder:
         if self._error:
             raise self._error
         return []
-
-    def _gather_tail(self) -> None:
-        """A line arriving in many small reads: one growing buffer, not many objects. The
-        buffer is extended in place, so a long line costs linear time however it is cut."""
-        tail = self._tail
-        buffer = tail[0] if type(tail[0]) is bytearray else bytearray(tail[0])
-        buffer += b"".join(tail[1:])
-        tail[:] = [buffer]
 
     def _prepare(self, chunk: bytes) -> bytes:
         """The rare cases: an error held back, a BOM at stream start, a CR pending."""
