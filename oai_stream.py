@@ -123,8 +123,7 @@ class NetworkError(OAIStreamError):
 class IdleTimeout(NetworkError):
     """No progress for `timeout` seconds, or the answer took longer than `max_time`."""
 
-    def __init__(self, seconds: float, param: str = "timeout", host: str = "the server"
-                 ) -> None:
+    def __init__(self, seconds: float, param: str = "timeout", host: str = "the server") -> None:
         seconds = round(seconds, 2)  # what is left of a limit, e.g. 0.299998 s
         super().__init__("the answer took longer than %g s (max_time)" % seconds
                          if param == "max_time" else
@@ -381,11 +380,10 @@ _TAIL_PIECES = 64  # reads held as separate objects for an unfinished line befor
 class SSEDecoder:
     """Push-style event-stream decoder: feed(bytes) -> [Event]; close() at end of stream.
 
-    Lines are split on bytes (LF, CR, CRLF) with C-speed methods and each value is decoded
-    as UTF-8 with replacement, so a multibyte character cut between chunks decodes whole.
-    The output is the same however the input is split. A line or event over `max_size`
-    bytes raises EventTooLarge, so memory stays bounded: each further data line of an event
-    also counts what Python spends to hold it, so a million tiny `data:` lines are bounded.
+    Lines are split on bytes (LF, CR, CRLF) and each value is decoded as UTF-8 with
+    replacement, so the output is the same however the input is split. A line or event over
+    `max_size` bytes raises EventTooLarge; each data line also counts what Python spends to
+    hold it, so a million tiny `data:` lines are bounded too.
     """
 
     def __init__(self, max_size: int = MAX_EVENT_SIZE) -> None:
@@ -397,8 +395,7 @@ class SSEDecoder:
         self._data = []  # type: List[bytes]  # data lines of the event being built
         self._data_len = 0
         self._type = b""
-        self._head = b""  # bytes held at stream start until the BOM question is settled
-        self._started = False
+        self._head = b""  # bytes held at stream start until the BOM question is settled; then None
         self._cr = False  # the previous chunk ended in CR: a leading LF ends no line
         self._error = None  # type: Optional[EventTooLarge]
         self._slow = True  # any of: not started, CR pending, error held back
@@ -410,8 +407,7 @@ class SSEDecoder:
         if self._slow:
             chunk = self._prepare(chunk)
         if 13 in chunk:  # CR; an int test is a plain memchr, much faster than b"\r" in chunk
-            # Normalise CRLF and lone CR to LF; a CR at the end already ends a line, and
-            # the LF that may follow in the next chunk belongs to the same line ending.
+            # CRLF and lone CR become LF; a final CR ends a line, and its LF may come next
             if chunk[-1:] == b"\r":
                 self._cr = self._slow = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -494,18 +490,18 @@ class SSEDecoder:
         """The rare cases: an error held back, a BOM at stream start, a CR pending."""
         if self._error:
             raise self._error
-        if not self._started:
+        if self._head is not None:
             head = self._head + chunk
             if len(head) < 3 and _BOM.startswith(head):
                 self._head = head  # could still be a BOM: wait for more
                 return b""
-            self._started, self._head = True, b""
+            self._head = None
             chunk = head[3:] if head.startswith(_BOM) else head
         if self._cr and chunk:
             self._cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        self._slow = self._cr or not self._started
+        self._slow = self._cr
         return chunk
 
 
