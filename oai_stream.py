@@ -41,8 +41,7 @@ if TYPE_CHECKING:  # `import typing` is ~3 ms of every start: annotations that n
     from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 # Import policy: everything else (urllib, ssl, socket, asyncio, zlib, argparse) is imported
-# inside the function that needs it, so that `--help` loads no network code and `import
-# oai_stream` stays cheap.
+# inside the function that needs it: `--help` loads no network code, `import oai_stream` is cheap.
 
 __version__ = "1.2.0"
 __all__ = [
@@ -59,8 +58,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"  # as the official SDK
-# OpenAI's deprecations page (Nov 2026) shuts gpt-5-mini down on 2026-12-11 and names
-# gpt-6.1-terra as its replacement; gpt-4o and gpt-4.1 follow on 2027-01-14.
+# gpt-5-mini's replacement on OpenAI's deprecations page (Nov 2026); it shuts down 2026-12-11
 DEFAULT_MODEL = "gpt-6.1-terra"
 # Bounds connecting and each wait for the answer to progress, not the whole answer. Reasoning
 # models can think for minutes before the first token; 600 s is the official SDK's default too.
@@ -70,8 +68,7 @@ RETRY_FIRST_WAIT = 0.5  # backoff: 0.5 s, 1 s, 2 s ... as the official SDK
 RETRY_MAX_BACKOFF = 8.0  # the longest wait of our own choosing, as the official SDK
 RETRY_JITTER = 0.25  # up to 25 % less, so that many clients do not retry in step
 MAX_RETRY_WAIT = 60.0  # a Retry-After beyond this is capped: nobody watches a frozen CLI longer
-# One SSE line or event, and a whole JSON answer (after decompression): Responses image
-# generation sends events of several MiB of base64, and a few images need 16 MiB, as in 1.0.
+# An SSE line or event, a whole JSON answer: Responses' image events carry MiBs of base64
 MAX_EVENT_SIZE = MAX_BODY_SIZE = 16 * 1024 * 1024
 # What parsing a large JSON value may build: at most this many `{`, `[` and `,` (about one
 # Python object each). A 16 MiB logprobs answer has ~1.7 million; a hostile value of 2
@@ -85,8 +82,7 @@ READ_SIZE = 65536  # upper bound for one read: returns what one recv delivered
 INFLATE_STEP = 1024 * 1024  # a compressed body is inflated this much at a time: no bombs
 MAX_LISTED = 100  # citations and tool names kept: a report, not a server's memory dump
 MAX_TIMEOUT = 10 ** 6  # s; a longer wait overflows some platforms' timers
-# Windows ignores Ctrl-C while a socket call blocks (cpython#85609): there the wait is cut in
-# slices this long, so that Ctrl-C ends it at once.
+# Windows ignores Ctrl-C in a blocking socket call (cpython#85609): there waits are cut in slices
 INTERRUPT_POLL = 0.25
 _PLATFORM = sys.platform  # a seam: the tests run Windows' and macOS' code paths here
 
@@ -144,8 +140,7 @@ class IncompleteStream(ProtocolError):
 
 
 class EmptyAnswer(IncompleteStream):
-    """The stream ended without text and without a reason. `looks_like` names the API
-    whose events arrived instead, when it is another one."""
+    """The stream ended with no text and no reason; `looks_like` names the API it resembles."""
 
     def __init__(self, message: str, looks_like: "Optional[str]" = None) -> None:
         super().__init__(message)
@@ -186,6 +181,9 @@ class APIError(OAIStreamError):
 # HTTP/1.1 responses, sans-I/O: the head, and the body's framing (RFC 9112)
 # ---------------------------------------------------------------------------
 
+_HEAD_END = re.compile(b"\n\r?\n")  # bare LF line ends are tolerated, as http.client does
+_HEX = b"0123456789abcdefABCDEF"
+
 
 def _header_dict(items: "Iterable[Tuple[str, str]]") -> "Dict[str, str]":
     """Headers by lower-case name, repeated ones joined with ", ", for both transports."""
@@ -196,13 +194,9 @@ def _header_dict(items: "Iterable[Tuple[str, str]]") -> "Dict[str, str]":
     return headers
 
 
-_HEAD_END = re.compile(b"\n\r?\n")  # bare LF line ends are tolerated, as http.client does
-
-
 def parse_head(buf: bytes) -> "Optional[Tuple[int, str, Dict[str, str], bytes]]":
     """The first final response head in `buf`: (status, reason, headers, rest of buf), or
-    None while incomplete; ValueError when it is not HTTP. 1xx heads (100 Continue, 103
-    Early Hints) are skipped; header names are lower-cased."""
+    None while incomplete; ValueError when it is not HTTP. 1xx heads (103...) are skipped."""
     if len(buf) > MAX_HEAD_SIZE * 4:  # 1xx heads included: a server may not stall us with them
         raise ValueError("response heads over %d bytes" % (MAX_HEAD_SIZE * 4))
     pos = 0
@@ -238,7 +232,7 @@ def body_framing(status: int, headers: "Dict[str, str]") -> "Tuple[bool, Optiona
 
 class BodyFramer:
     """HTTP/1.1 message body framing, sans-I/O: chunked (RFC 9112 7.1), Content-Length, or
-    delimited by the close. feed(raw bytes) -> body bytes; end() at EOF."""
+    delimited by the close. feed(raw bytes) -> body bytes; eof() at EOF."""
 
     def __init__(self, chunked: bool, length: "Optional[int]") -> None:
         self.chunked, self.left = chunked, length
@@ -320,19 +314,17 @@ class BodyFramer:
             raise _broken("the connection ended mid-message")
 
 
-_HEX = b"0123456789abcdefABCDEF"
-
-
 def _broken(why: str) -> ProtocolError:
     return ProtocolError("broken HTTP transfer (chunked encoding or length): " + why)
 
 
 class Inflater:
-    """Content-Encoding gzip or deflate, sent though we asked for identity: inflated one
-    step per call, so a small bomb never becomes one huge string; `pending` says more is
-    to come from what already arrived."""
+    """Content-Encoding gzip or deflate, sent though we asked for identity: inflated a step
+    per call, so a bomb never becomes one huge string; `pending`: more is in what arrived."""
 
     def __init__(self, coding: str) -> None:
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise ProtocolError("unsupported Content-Encoding %s" % _excerpt(coding))
         import zlib
         self.coding, self._zlib = coding, zlib
         self._d = zlib.decompressobj(31 if "gzip" in coding else 15)
@@ -349,12 +341,8 @@ class Inflater:
 
 
 def content_decoder(headers: "Dict[str, str]") -> "Optional[Inflater]":
-    coding = headers.get("content-encoding", "identity").strip().lower() or "identity"
-    if coding in ("gzip", "x-gzip", "deflate"):
-        return Inflater(coding)
-    if coding != "identity":
-        raise ProtocolError("unsupported Content-Encoding %s" % _excerpt(coding))
-    return None
+    coding = headers.get("content-encoding", "").strip().lower()
+    return None if coding in ("", "identity") else Inflater(coding)
 
 
 # ---------------------------------------------------------------------------
@@ -375,6 +363,9 @@ class Event(namedtuple("Event", "event data id retry")):
 _BOM = b"\xef\xbb\xbf"
 _PIECE_COST = 48  # what a bytes object and its list slot take beyond its length
 _TAIL_PIECES = 64  # reads held as separate objects for an unfinished line before gathering
+# Skips namedtuple's Python-level __new__ on the hot path: half the cost of each Event (measured
+# 240 against 470 ns on CPython 3.11), and the decoder makes one per token.
+_new_event = tuple.__new__
 
 
 class SSEDecoder:
@@ -404,8 +395,21 @@ class SSEDecoder:
         # One function on purpose: the hot loop of every stream (bench/decoders.py measures it).
         if type(chunk) is not bytes:  # bytearray, memoryview: the fast paths need bytes
             chunk = bytes(chunk)
-        if self._slow:
-            chunk = self._prepare(chunk)
+        if self._slow:  # the rare cases: an error held back, a BOM at stream start, a CR pending
+            if self._error:
+                raise self._error
+            if self._head is not None:
+                head = self._head + chunk
+                if len(head) < 3 and _BOM.startswith(head):
+                    self._head = head  # could still be a BOM: wait for more
+                    return []
+                self._head = None
+                chunk = head[3:] if head.startswith(_BOM) else head
+            if self._cr and chunk:
+                self._cr = False
+                if chunk[:1] == b"\n":
+                    chunk = chunk[1:]
+            self._slow = self._cr
         if 13 in chunk:  # CR; an int test is a plain memchr, much faster than b"\r" in chunk
             # CRLF and lone CR become LF; a final CR ends a line, and its LF may come next
             if chunk[-1:] == b"\r":
@@ -463,59 +467,31 @@ class SSEDecoder:
                     break
             elif line[:1] != b":":  # not a comment
                 name, _, value = line.partition(b":")
-                if value[:1] == b" ":
-                    value = value[1:]
+                value = value[1:] if value[:1] == b" " else value
                 if name == b"event":
                     self._type = value
                 elif name == b"id" and 0 not in value:  # an id with NUL is ignored
                     self.last_id = value.decode("utf-8", "replace")
                 elif name == b"retry" and value.isdigit():  # bytes.isdigit(): ASCII digits only
                     self.retry = int(value)
-                # any other field is ignored
         self._data_len = size
         if self._error and not events:  # events before the fault are delivered first
             raise self._error
         return events
 
     def close(self) -> "List[Event]":
-        """End of stream. An event not terminated by a blank line is discarded (WHATWG).
-        Raises a size error that was held back to deliver the events before it."""
-        self._tail, self._tail_len, self._data, self._data_len = [], 0, [], 0
-        self._type = b""
+        """End of stream: an unfinished event is discarded (WHATWG); a held-back error raised."""
+        self._tail, self._tail_len, self._data, self._data_len, self._type = [], 0, [], 0, b""
         if self._error:
             raise self._error
         return []
-
-    def _prepare(self, chunk: bytes) -> bytes:
-        """The rare cases: an error held back, a BOM at stream start, a CR pending."""
-        if self._error:
-            raise self._error
-        if self._head is not None:
-            head = self._head + chunk
-            if len(head) < 3 and _BOM.startswith(head):
-                self._head = head  # could still be a BOM: wait for more
-                return b""
-            self._head = None
-            chunk = head[3:] if head.startswith(_BOM) else head
-        if self._cr and chunk:
-            self._cr = False
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        self._slow = self._cr
-        return chunk
-
-
-# Skips namedtuple's Python-level __new__ on the hot path: half the cost of each Event (measured
-# 240 against 470 ns on CPython 3.11), and the decoder makes one per token.
-_new_event = tuple.__new__
 
 
 def iter_sse(chunks: "Iterable[bytes]", max_size: int = MAX_EVENT_SIZE) -> "Iterator[Event]":
     """Decode an iterable of byte chunks into events, each yielded as soon as it is complete."""
     decoder = SSEDecoder(max_size)
     for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
+        yield from decoder.feed(chunk)
     decoder.close()
 
 
