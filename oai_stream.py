@@ -519,7 +519,10 @@ FINISH_REASONS = dict(
 
 
 class Adapter:
-    """Turns one API's stream events into Parts and notes how the stream ended."""
+    """Turns one API's stream events into Parts and notes how the stream ended. Each API has
+    body(model, messages, max_tokens, temperature, usage, openai_host, stream): the request
+    body; feed(event): the Parts of a stream event; from_json(obj): those of a whole answer
+    (asked for, or sent by a server that ignores stream)."""
     name = path = ""
     # Where the usage object holds prompt, completion, total, reasoning and cached tokens.
     usage_names = ()  # type: Tuple[str, ...]
@@ -540,18 +543,6 @@ class Adapter:
         self.citations = []  # type: List[Dict[str, str]]  # {"url", "title"}, in order
         self._why = ""  # the finish reason as the notices quote it
         self.other = ()  # type: Tuple[str, ...]  # APIs of the last text-less event
-
-    def body(self, model: str, messages: "List[Dict[str, Any]]", max_tokens: "Optional[int]",
-             temperature: "Optional[float]", usage: bool, openai_host: bool,
-             stream: bool) -> "Dict[str, Any]":
-        raise NotImplementedError
-
-    def feed(self, event: "Event") -> "List[Part]":
-        raise NotImplementedError
-
-    def from_json(self, obj: "Dict[str, Any]") -> "List[Part]":
-        """A whole (non-streamed) answer: asked for, or sent by a server that ignores stream."""
-        raise NotImplementedError
 
     def complete(self) -> bool:
         """Whether the stream so far holds a whole answer (checked at end of stream)."""
@@ -598,11 +589,6 @@ class Adapter:
             counts.append(value if type(value) is int and 0 <= value < 10 ** 15 else None)
         return tuple(counts)
 
-    @staticmethod
-    def claims(obj: "Dict[str, Any]") -> bool:
-        """Whether an event object has this API's shape (to name it when no text came)."""
-        raise NotImplementedError
-
     def looks_like(self) -> "Optional[str]":
         """Which other API the events that carried no text belong to, if any."""
         return None if self.name in self.other else next(iter(self.other), None)
@@ -629,7 +615,11 @@ class Adapter:
 
 
 def _claimed_by(obj: "Dict[str, Any]") -> "Tuple[str, ...]":
-    return tuple(a.name for a in ADAPTERS.values() if a.claims(obj))
+    """The APIs whose shape an event object has (to name one when no text came)."""
+    choice, kind = _choice(obj.get("choices"), False) or {}, obj.get("type")
+    return tuple(api for api, shape in (
+        ("chat", "delta" in choice or "message" in choice), ("completions", "text" in choice),
+        ("responses", isinstance(kind, str) and kind.startswith("response."))) if shape)
 
 
 def _is_done(data: str) -> bool:
@@ -645,11 +635,6 @@ class ChatAdapter(Adapter):
     usage_names = ("prompt_tokens", "completion_tokens", "total_tokens",
                    "completion_tokens_details.reasoning_tokens",
                    "prompt_tokens_details.cached_tokens")
-
-    @staticmethod
-    def claims(obj):
-        choice = _choice(obj.get("choices"), False)
-        return choice is not None and ("delta" in choice or "message" in choice)
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
         # OpenAI's reasoning models reject max_tokens; compatible servers may not know
@@ -765,11 +750,6 @@ class CompletionsAdapter(ChatAdapter):
     name, path = "completions", "/completions"
     optional_fields = {"stream_options": None}
 
-    @staticmethod
-    def claims(obj):
-        choice = _choice(obj.get("choices"), False)
-        return choice is not None and "text" in choice
-
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
         body = ChatAdapter.body(self, model, messages, max_tokens, temperature, usage, False,
                                 stream)
@@ -809,10 +789,6 @@ class ResponsesAdapter(Adapter):
         super().__init__(choices)
         self._last = {}  # type: Dict[str, Any]  # kind -> the output item of its last text
         self._taken = set()  # type: set  # output items whose text was given
-
-    @staticmethod
-    def claims(obj):
-        return isinstance(obj.get("type"), str) and obj["type"].startswith("response.")
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
         system = [_text_of(m.get("content")) for m in messages if m.get("role") == "system"]
