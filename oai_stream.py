@@ -986,12 +986,6 @@ class ThinkSplitter:
             if part.kind != TEXT or self.state == "text":
                 out.append(part)
                 continue
-            if self.state == "after":  # the newlines that separate the block from the answer
-                text = part.text.lstrip("\n")
-                if text:
-                    self.state = "text"
-                    out.append(Part(TEXT, text))
-                continue
             text, self.held = self.held + part.text, ""
             if self.state == "start":
                 head = text.lstrip()
@@ -1003,20 +997,19 @@ class ThinkSplitter:
                     out.append(Part(TEXT, text))
                     continue
                 self.state, text = "think", head[len(self.OPEN):]
-            end = text.find(self.CLOSE)
-            if end >= 0:
-                self.state = "after"
-                if end:
-                    out.append(Part(REASONING, text[:end]))
-                rest = text[end + len(self.CLOSE):].lstrip("\n")
-                if rest:
-                    self.state = "text"
-                    out.append(Part(TEXT, rest))
-                continue
-            keep = _tag_prefix(text, self.CLOSE)
-            self.held = text[len(text) - keep:] if keep else ""
-            if len(text) > keep:
-                out.append(Part(REASONING, text[:len(text) - keep]))
+            if self.state == "think":
+                end = text.find(self.CLOSE)
+                cut = end if end >= 0 else len(text) - _tag_prefix(text, self.CLOSE)
+                if cut:
+                    out.append(Part(REASONING, text[:cut]))
+                if end < 0:
+                    self.held = text[cut:]  # what may begin the closing tag
+                    continue
+                self.state, text = "after", text[end + len(self.CLOSE):]
+            text = text.lstrip("\n")  # after: the newlines that separate the block from the answer
+            if text:
+                self.state = "text"
+                out.append(Part(TEXT, text))
         return out
 
     def eof(self) -> "List[Part]":
