@@ -541,7 +541,7 @@ class Adapter:
         self.model = None  # type: Optional[str]
         self.tools = []  # type: List[str]  # names of the tools the model asked to call
         self.citations = []  # type: List[Dict[str, str]]  # {"url", "title"}, in order
-        self._why = ""  # the finish reason as the notices quote it
+        self.why = ""  # the finish reason as the notices quote it
         self.other = ()  # type: Tuple[str, ...]  # APIs of the last text-less event
 
     def complete(self) -> bool:
@@ -555,19 +555,13 @@ class Adapter:
     def _finished(self, reason: str, label: str = "finish_reason: %s") -> None:
         self.finish_reason = reason.lower()  # some gateways pass Gemini's "STOP" on
         self.meaning = FINISH_REASONS.get(self.finish_reason)
-        self._why = label % _one_line(reason, 60)
-
-    def failure(self) -> "Optional[APIError]":
-        """The error when the server's finish reason says the answer failed."""
-        if self.meaning != FAILURE:
-            return None
-        return APIError("the server ended the answer with a failure (%s)" % self._why)
+        self.why = label % _one_line(reason, 60)
 
     def notices(self) -> "List[str]":
         """What the user should know about how the answer ended."""
         out = []
         if self.cut:
-            out.append("the answer was cut short by %s (%s)" % (self.meaning, self._why))
+            out.append("the answer was cut short by %s (%s)" % (self.meaning, self.why))
         if self.tools:  # whatever the finish reason: some servers end a tool call with stop
             out.append("the model asked to call a tool (%s); oai_stream runs no tools"
                        % ", ".join(self.tools))
@@ -599,8 +593,7 @@ class Adapter:
             self.tools.append(name)
 
     def _cite(self, items: "Any") -> None:
-        """Citations as Perplexity (URLs), OpenRouter and OpenAI (url_citation) send them, and
-        Responses' file citations: {"url": the URL or the file id, "title": ...}."""
+        """Perplexity's URLs, OpenRouter's and OpenAI's url_citation, Responses' file ids."""
         for item in items if isinstance(items, list) else ():
             if isinstance(item, dict):
                 item = item.get("url_citation") or item
@@ -766,9 +759,8 @@ _RAN = ("web_search_call", "file_search_call", "code_interpreter_call", "image_g
 
 
 class ResponsesAdapter(Adapter):
-    """Responses API: typed events; complete at response.completed, no [DONE]. The text may
-    come in deltas or only in closing events (some servers): each output item's text is
-    taken from the first of them that brings it, never twice."""
+    """Responses API: typed events, complete at response.completed. An output item's text
+    comes in deltas or only in closing events (some servers): the first to bring it wins."""
     name, path = "responses", "/responses"
     usage_names = ("input_tokens", "output_tokens", "total_tokens",
                    "output_tokens_details.reasoning_tokens", "input_tokens_details.cached_tokens")
@@ -827,10 +819,8 @@ class ResponsesAdapter(Adapter):
         if kind == "response.output_text.annotation.added":
             self._cite([obj.get("annotation")])
         elif kind == "error" or obj.get("error") and not kind.startswith("response."):
-            obj = dict(obj)
-            if obj.get("type") == "error":
-                del obj["type"]  # the event's type, not the error's
-            raise _error_from(obj)
+            # {"type": "error"} is the event's type, not the error's
+            raise _error_from({k: v for k, v in obj.items() if (k, v) != ("type", "error")})
         return []
 
     def from_json(self, obj):
@@ -852,10 +842,9 @@ class ResponsesAdapter(Adapter):
         if status == "incomplete" or details:
             reason = details.get("reason") if isinstance(details, dict) else None
             self._finished(reason if isinstance(reason, str) and reason else "incomplete", "%s")
-            if self.meaning is None:  # a reason not known yet: still cut
-                self.meaning = "the server"
-                if self.finish_reason == "incomplete":
-                    self._why = "response.incomplete"
+            self.meaning = self.meaning or "the server"  # a reason not known yet: still cut
+            if self.finish_reason == "incomplete":
+                self.why = "response.incomplete"
         else:
             self.finish_reason = status or "completed"
         output = response.get("output")
@@ -935,9 +924,8 @@ def _parse_json(data: str) -> "Dict[str, Any]":
 
 
 def _loads(text: str, what: str) -> "Any":
-    """json.loads whose every failure is a ProtocolError: bad syntax, nesting deep enough to
-    exhaust the stack, an integer too long to convert (3.11+), or more values than memory
-    allows for (MAX_JSON_VALUES: `[{},{},...]`, `[1.5,1.5,...]`)."""
+    """json.loads whose every failure is a ProtocolError: bad syntax, nesting that exhausts
+    the stack, an integer too long (3.11+), more values than MAX_JSON_VALUES (`[{},{},...]`)."""
     if len(text) > 65536 and sum(map(text.count, "{[,")) > MAX_JSON_VALUES:
         raise ProtocolError("%s: more than %d values" % (what, MAX_JSON_VALUES))
     try:
@@ -972,8 +960,7 @@ def _flatten(messages: "List[Dict[str, Any]]") -> str:
 
 class ThinkSplitter:
     """A leading <think>...</think> block in the answer text is reasoning (DeepSeek-R1 behind
-    some routers, Qwen3 without a reasoning parser). Pure; tags may be split anywhere. Text
-    that cannot start a think block passes at once; only a possible tag prefix is held."""
+    some routers, Qwen3 without a reasoning parser). Only a possible tag prefix is held."""
     OPEN, CLOSE = "<think>", "</think>"
 
     def __init__(self) -> None:
@@ -1030,9 +1017,8 @@ def _tag_prefix(text: str, tag: str) -> int:
 
 def _error_from(obj: "Any", status: "Optional[int]" = None, url: "Optional[str]" = None
                 ) -> APIError:
-    """An APIError from an OpenAI-style error object, vLLM's {"object": "error"}, FastAPI's
-    {"detail": ...}, Gemini's [{"error": ...}], Cloudflare's {"success": false, "errors":
-    [...]}, or anything else a server sends."""
+    """An APIError from OpenAI's error object, vLLM's {"object": "error"}, FastAPI's {"detail"},
+    Gemini's [{"error"}], Cloudflare's {"errors": [...]}, or anything else a server sends."""
     if isinstance(obj, list) and len(obj) == 1:
         obj = obj[0]
     err = obj.get("error", obj) if isinstance(obj, dict) else obj
@@ -1054,8 +1040,7 @@ def _error_from(obj: "Any", status: "Optional[int]" = None, url: "Optional[str]"
 
 
 def _dumps(obj: "Any") -> str:
-    """Strict JSON for messages, -v and --json (whose data is parsed without NaN), or a
-    repr excerpt: never an exception."""
+    """Strict JSON (--json's data is parsed without NaN), or a repr excerpt: never raises."""
     try:
         return json.dumps(obj, ensure_ascii=False, allow_nan=False)
     except (ValueError, TypeError, RecursionError):
@@ -1083,9 +1068,8 @@ _FIELDS = (b"data:", b"event:", b"id:", b"retry:")
 
 
 class AnswerDecoder:
-    """The whole answer path, sans-I/O: raw body bytes in; per read, the events and the Parts
-    they carry out. Framing, decompression, stream or JSON, SSE, the adapter, think tags.
-    An error after some output is held back until that output was delivered (`check()`)."""
+    """Raw body bytes in; per read, the events and their Parts out: framing, decompression,
+    stream or JSON, SSE, the adapter, think tags. An error after some output waits: check()."""
 
     def __init__(self, adapter: Adapter, status: int, headers: "Dict[str, str]",
                  think_tags: bool = True) -> None:
@@ -1143,9 +1127,8 @@ class AnswerDecoder:
         adapter = self.adapter
         if not adapter.complete():
             raise IncompleteStream("stream ended before the answer was complete")
-        failure = adapter.failure()
-        if failure is not None:
-            raise failure
+        if adapter.meaning == FAILURE:
+            raise APIError("the server ended the answer with a failure (%s)" % adapter.why)
         guess = None if self.answered else adapter.looks_like()
         if guess or not self.answered and adapter.finish_reason is None:
             raise EmptyAnswer("the stream ended without any text" + (
@@ -1154,20 +1137,23 @@ class AnswerDecoder:
 
     def _take(self, data: bytes, events: "List[Event]", parts: "List[Part]") -> None:
         if self.sse is None:
+            if self.json is None:
+                data = self.head + data
+                start = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+                if not start or len(start) < 6 and any(f.startswith(start) for f in _FIELDS):
+                    self.head = data[-MAX_HEAD_SIZE:]  # blank lines, or "da": nothing decides yet
+                    return
+                self.head = b""
+                if self._is_json(start):
+                    self.json = []
+                else:
+                    self.sse = SSEDecoder()
             if self.json is not None:
-                self._add_json(data)
+                self.json.append(data)
+                self.json_size += len(data)
+                if self.json_size > MAX_BODY_SIZE:
+                    raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
                 return
-            data = self.head + data
-            start = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-            if not start or len(start) < 6 and any(f.startswith(start) for f in _FIELDS):
-                self.head = data[-MAX_HEAD_SIZE:]  # blank lines, or "da": nothing decides yet
-                return
-            self.head = b""
-            if self._is_json(start):
-                self.json = []
-                self._add_json(data)
-                return
-            self.sse = SSEDecoder()
         self._events(self.sse.feed(data), events, parts)
 
     def _events(self, new: "List[Event]", events: "List[Event]", parts: "List[Part]") -> None:
@@ -1221,12 +1207,6 @@ class AnswerDecoder:
         if not events and not parts:
             raise exc
         self.error, self.ended = exc, True
-
-    def _add_json(self, data: bytes) -> None:
-        self.json.append(data)  # type: ignore
-        self.json_size += len(data)
-        if self.json_size > MAX_BODY_SIZE:
-            raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
 
     def _is_json(self, start: bytes) -> bool:
         """Decide by the first bytes, then the Content-Type: servers mislabel both ways. An
