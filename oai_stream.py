@@ -1002,9 +1002,7 @@ class ThinkSplitter:
     def eof(self) -> "List[Part]":
         """End of stream: what was held back is text (start) or reasoning (inside)."""
         held, self.held = self.held, ""
-        if not held:
-            return []
-        return [Part(REASONING if self.state == "think" else TEXT, held)]
+        return [Part(REASONING if self.state == "think" else TEXT, held)] if held else []
 
 
 def _tag_prefix(text: str, tag: str) -> int:
@@ -1025,18 +1023,17 @@ def _error_from(obj: "Any", status: "Optional[int]" = None, url: "Optional[str]"
     errors = err.get("errors") if isinstance(err, dict) and not err.get("message") else None
     if isinstance(errors, list) and errors:
         err = errors[0]  # Cloudflare's envelope
-    if isinstance(err, dict):
-        message = err.get("message") or err.get("detail") or err.get("msg")
-        if not isinstance(message, str):
-            message = _dumps(message if message is not None else err)
-        code, param = err.get("code"), err.get("param")
-        if type(code) is not int:
-            code = _one_line(code, 100) if code else None
-        etype = err.get("type") or err.get("status")  # Gemini: "status": "INVALID_ARGUMENT"
-        return APIError(_one_line(message), status, code,
-                        _one_line(etype, 100) if etype else None,
-                        param if isinstance(param, str) else None, url=url)
-    return APIError(_one_line(err if isinstance(err, str) else _dumps(err)), status, url=url)
+    if not isinstance(err, dict):
+        return APIError(_one_line(err if isinstance(err, str) else _dumps(err)), status, url=url)
+    message = err.get("message") or err.get("detail") or err.get("msg")
+    if not isinstance(message, str):
+        message = _dumps(message if message is not None else err)
+    code, param = err.get("code"), err.get("param")
+    if type(code) is not int:
+        code = _one_line(code, 100) if code else None
+    etype = err.get("type") or err.get("status")  # Gemini: "status": "INVALID_ARGUMENT"
+    return APIError(_one_line(message), status, code, _one_line(etype, 100) if etype else None,
+                    param if isinstance(param, str) else None, url=url)
 
 
 def _dumps(obj: "Any") -> str:
