@@ -2068,9 +2068,16 @@ class _Answer:
         return _mend(self._text.getvalue()) if self._text is not None else ""
 
     def notices(self) -> "List[str]":
-        """What a reader should know about how the answer ended (cut short, a tool call,
-        choices not shown)."""
+        """What a reader should know about how the answer ended (cut short, a tool call...)."""
         return self.adapter.notices()
+
+    def batches(self) -> "Any":
+        """Per network read, the Parts it completed, reasoning included."""
+        return self._items("parts")
+
+    def raw_events(self) -> "Any":
+        """Per network read, its events (a JSON answer comes as one Event of type "json")."""
+        return self._items("events")
 
     def close(self) -> None:
         """Drop the connection; the attributes keep what arrived."""
@@ -2089,14 +2096,12 @@ class _Answer:
         self.status, self.content_type = status, headers.get("content-type", "")
         self._progress = time.perf_counter()
 
-    def _step(self, raw: "Optional[bytes]", events_count: bool
-              ) -> "Optional[Tuple[List[Event], List[Part]]]":
+    def _step(self, raw: "Optional[bytes]", mode: str) -> "List[Any]":
         """One read (None: output is still to come from bytes already here: `backlog`)
-        through the decoder; `events_count`: events are output (raw_events). None when it
-        brought nothing."""
+        through the decoder: what it brings to an iteration of texts, parts or events."""
         decoder = self._decoder  # type: Any
         events, parts = decoder.feed(raw or b"") if raw or decoder.backlog else decoder.eof()
-        if parts or events_count and events:
+        if parts or events and mode == "events":
             self._delivered = True
         if parts:
             now = self._progress = time.perf_counter()
@@ -2109,7 +2114,11 @@ class _Answer:
                         self._text.write(part.text)
         elif decoder.progressed:  # an event on its way, even cut in many reads
             self._progress = time.perf_counter()
-        return (events, parts) if events or parts else None
+        if mode == "text":
+            return [part.text for part in parts if part.kind != REASONING]
+        if mode == "parts":
+            return [parts] if parts else []
+        return [events] if events or parts else []
 
     def _over(self) -> bool:
         """Whether the answer is over (then `check()` raised what went wrong, if anything)."""
@@ -2137,22 +2146,20 @@ class _Answer:
         if self._delivered:  # a repeated request would repeat the output
             raise exc
         fallback = without_rejected_field(self.request, exc)
+        wait, attempt = 0.0, 0
         if fallback is not None:
             self.request = fallback
-            if self.on_retry:
-                self.on_retry(exc, 0.0, 0)
-            wait = 0.0
         elif self._attempt >= self.request.retries or not retryable(exc):
             raise exc
         else:
             import random
-            self._attempt += 1
-            wait = retry_wait(exc, self._attempt, random.random())
+            self._attempt = attempt = self._attempt + 1
+            wait = retry_wait(exc, attempt, random.random())
             max_time = self.request.max_time
             if max_time is not None and time.perf_counter() - self.started + wait >= max_time:
                 raise exc
-            if self.on_retry:
-                self.on_retry(exc, wait, self._attempt)
+        if self.on_retry:
+            self.on_retry(exc, wait, attempt)
         if self._state == "closed":
             raise exc
         self._disconnect()
@@ -2162,9 +2169,6 @@ class _Answer:
         if self._iterated:
             raise RuntimeError("a stream can be iterated only once; its text is in .text")
         self._iterated = True
-
-    def _disconnect(self) -> None:
-        raise NotImplementedError
 
     def __del__(self) -> None:  # dropped without close(): the connection goes with it
         if getattr(self, "_state", "closed") != "closed":
@@ -2182,13 +2186,9 @@ def _mend(text: str) -> str:
 
 
 class Stream(_Answer):
-    """An open streaming answer (blocking, urllib). Iterate it once for text deltas.
-
-    `batches()` yields, per network read, the Parts that read completed, reasoning
-    included; `raw_events()` yields the SSE events themselves. `text` keeps what arrived.
-    After the end: `finish_reason`, `cut`, `usage`, `model`, `citations`, `tools`,
-    `first_token_time` and `elapsed` (seconds). A context manager; `close()` drops it.
-    """
+    """An open streaming answer (blocking, urllib). Iterate it once for text deltas; `text`
+    keeps what arrived. After the end, also `first_token_time` and `elapsed` (seconds).
+    A context manager; `close()` drops it."""
 
     def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]" = None,
                  keep_text: bool = True) -> None:
@@ -2201,26 +2201,13 @@ class Stream(_Answer):
             raise
 
     def __iter__(self) -> "Iterator[str]":
-        for _, parts in self._parsed(False):
-            for part in parts:
-                if part.kind != REASONING:
-                    yield part.text
+        return self._items("text")
 
     def __enter__(self) -> "Stream":
         return self
 
     def __exit__(self, *exc: "Any") -> None:
         self.close()
-
-    def batches(self) -> "Iterator[List[Part]]":
-        for _, parts in self._parsed(False):
-            if parts:
-                yield parts
-
-    def raw_events(self) -> "Iterator[List[Event]]":
-        """Per network read, its events (a JSON answer comes as one Event of type "json")."""
-        for events, _ in self._parsed(True):
-            yield events
 
     def _connect(self) -> None:
         while True:
@@ -2232,7 +2219,7 @@ class Stream(_Answer):
                 time.sleep(self._recover(exc))
         self._start(self._response.status, _header_dict(self._response.headers.items()))
 
-    def _parsed(self, raw: bool) -> "Iterator[Tuple[List[Event], List[Part]]]":
+    def _items(self, mode: str) -> "Iterator[Any]":
         self._iterate()
         try:
             while self._state != "closed":  # close() in the loop body ends it quietly
@@ -2240,13 +2227,12 @@ class Stream(_Answer):
                     if self._over():
                         return
                     backlog = self._decoder.backlog  # type: ignore
-                    batch = self._step(None if backlog else self._read(), raw)
+                    items = self._step(None if backlog else self._read(), mode)
                 except OAIStreamError as exc:
                     time.sleep(self._recover(exc))
                     self._connect()
                     continue
-                if batch is not None:
-                    yield batch
+                yield from items
         finally:
             self.close()
 
@@ -2275,12 +2261,10 @@ class Stream(_Answer):
 
 
 class AsyncStream(_Answer):
-    """An open streaming answer over asyncio (CPython 3.7+), as `Stream` but awaited.
-
-    `async for text in s`, `async with`, `await s` (sends the request), `aclose()`, and
-    async `batches()` / `raw_events()`. The request goes out on the first of these.
-    Cancelling the task, leaving the loop early or an exception in it closes the connection.
-    """
+    """An open streaming answer over asyncio (CPython 3.7+), as `Stream` but awaited:
+    `async for text in s`, `async with`, `await s`, `aclose()`, async `batches()` and
+    `raw_events()`. The request goes out on the first of these. Cancelling the task,
+    leaving the loop early or an exception in it closes the connection."""
 
     def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]" = None
                  ) -> None:
@@ -2303,12 +2287,8 @@ class AsyncStream(_Answer):
     def __aiter__(self) -> "_AsyncIterator":
         return _AsyncIterator(self, "text")
 
-    def batches(self) -> "_AsyncIterator":
-        return _AsyncIterator(self, "parts")
-
-    def raw_events(self) -> "_AsyncIterator":
-        """Per network read, its events (a JSON answer comes as one Event of type "json")."""
-        return _AsyncIterator(self, "events")
+    def _items(self, mode: str) -> "_AsyncIterator":
+        return _AsyncIterator(self, mode)
 
     async def aclose(self) -> None:
         self.close()
@@ -2335,8 +2315,8 @@ class AsyncStream(_Answer):
                 await asyncio.sleep(self._recover(exc))
         self._start(status, headers)
 
-    async def _next(self, raw: bool) -> "Optional[Tuple[List[Event], List[Part]]]":
-        """The next read's events and parts; None at the end."""
+    async def _next(self, mode: str) -> "List[Any]":
+        """What the next read brings (see `_step`); StopAsyncIteration at the end."""
         import asyncio
         await self._open()
         try:
@@ -2344,25 +2324,24 @@ class AsyncStream(_Answer):
                 try:
                     if self._over():
                         break
-                    data = None
-                    if not self._decoder.backlog:  # type: ignore
-                        data, self._rest = self._rest or await self._read(), b""
-                    batch = self._step(data, raw)
+                    backlog = self._decoder.backlog  # type: ignore
+                    items = self._step(None if backlog else await self._read(), mode)
                 except OAIStreamError as exc:
                     await asyncio.sleep(self._recover(exc))
                     await self._connect()
                     continue
-                if batch is not None:
-                    return batch
-        except BaseException:  # our errors, cancellation, a consumer's exception
+                if items:
+                    return items
+        except BaseException:  # our errors, cancellation
             self.close()
             raise
         self.close()
-        return None
+        raise StopAsyncIteration
 
     async def _read(self) -> bytes:
+        data, self._rest = self._rest, b""
         try:
-            return await self._conn.read(self._wait())  # type: ignore
+            return data or await self._conn.read(self._wait())  # type: ignore
         except IdleTimeout:
             self._wait()  # says which limit ran out
             raise
@@ -2384,24 +2363,15 @@ class _AsyncIterator:
 
     def __init__(self, stream: AsyncStream, mode: str) -> None:
         stream._iterate()  # before any attribute: __del__ of a refused one has nothing to do
-        self.stream, self.mode, self.texts = stream, mode, []  # type: AsyncStream, str, List[str]
+        self.stream, self.mode, self.items = stream, mode, []  # type: AsyncStream, str, List[Any]
 
     def __aiter__(self) -> "_AsyncIterator":
         return self
 
     async def __anext__(self) -> "Any":
-        while not self.texts:
-            batch = await self.stream._next(self.mode == "events")
-            if batch is None:
-                raise StopAsyncIteration
-            if self.mode == "events":
-                return batch[0]
-            if self.mode == "parts":
-                if batch[1]:
-                    return batch[1]
-                continue
-            self.texts = [p.text for p in batch[1] if p.kind != REASONING][::-1]
-        return self.texts.pop()
+        if not self.items:
+            self.items = (await self.stream._next(self.mode))[::-1]
+        return self.items.pop()
 
     def __del__(self) -> None:
         if getattr(self, "stream", None) is not None and self.stream._state != "closed":
