@@ -2035,7 +2035,7 @@ class _Answer:
         self.status = None  # type: Optional[int]
         self.content_type = ""
         self.adapter = self._adapter()
-        self._decoder = None  # type: Optional[AnswerDecoder]
+        self._decoder = None  # type: Any  # an AnswerDecoder once the head arrived
         self._text = io.StringIO() if keep_text else None
         self._attempt = 0
         self._delivered = False  # once the caller has output, nothing is retried
@@ -2068,7 +2068,7 @@ class _Answer:
         return _mend(self._text.getvalue()) if self._text is not None else ""
 
     def notices(self) -> "List[str]":
-        """What a reader should know about how the answer ended (cut short, a tool call...)."""
+        """How the answer ended, for a reader: cut short, a tool call, choices not shown."""
         return self.adapter.notices()
 
     def batches(self) -> "Any":
@@ -2099,7 +2099,7 @@ class _Answer:
     def _step(self, raw: "Optional[bytes]", mode: str) -> "List[Any]":
         """One read (None: output is still to come from bytes already here: `backlog`)
         through the decoder: what it brings to an iteration of texts, parts or events."""
-        decoder = self._decoder  # type: Any
+        decoder = self._decoder
         events, parts = decoder.feed(raw or b"") if raw or decoder.backlog else decoder.eof()
         if parts or events and mode == "events":
             self._delivered = True
@@ -2122,10 +2122,9 @@ class _Answer:
 
     def _over(self) -> bool:
         """Whether the answer is over (then `check()` raised what went wrong, if anything)."""
-        decoder = self._decoder  # type: Any
-        if decoder.ended:
-            decoder.check()
-        return decoder.ended
+        if self._decoder.ended:
+            self._decoder.check()
+        return self._decoder.ended
 
     def _wait(self) -> float:
         """How long the next read may wait: `timeout` since the answer last progressed,
@@ -2226,8 +2225,7 @@ class Stream(_Answer):
                 try:
                     if self._over():
                         return
-                    backlog = self._decoder.backlog  # type: ignore
-                    items = self._step(None if backlog else self._read(), mode)
+                    items = self._step(None if self._decoder.backlog else self._read(), mode)
                 except OAIStreamError as exc:
                     time.sleep(self._recover(exc))
                     self._connect()
@@ -2308,8 +2306,7 @@ class AsyncStream(_Answer):
         while True:
             self._progress = time.perf_counter()  # the timeout counts from each attempt
             try:
-                self._conn, status, headers, self._rest = await _aopen(self.request,
-                                                                       self._wait())
+                self._conn, status, headers, self._rest = await _aopen(self.request, self._wait())
                 break
             except OAIStreamError as exc:
                 await asyncio.sleep(self._recover(exc))
@@ -2324,8 +2321,8 @@ class AsyncStream(_Answer):
                 try:
                     if self._over():
                         break
-                    backlog = self._decoder.backlog  # type: ignore
-                    items = self._step(None if backlog else await self._read(), mode)
+                    data = None if self._decoder.backlog else await self._read()
+                    items = self._step(data, mode)
                 except OAIStreamError as exc:
                     await asyncio.sleep(self._recover(exc))
                     await self._connect()
