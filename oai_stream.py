@@ -2120,12 +2120,6 @@ class _Answer:
             return [parts] if parts else []
         return [events] if events or parts else []
 
-    def _over(self) -> bool:
-        """Whether the answer is over (then `check()` raised what went wrong, if anything)."""
-        if self._decoder.ended:
-            self._decoder.check()
-        return self._decoder.ended
-
     def _wait(self) -> float:
         """How long the next read may wait: `timeout` since the answer last progressed,
         and what is left of `max_time`."""
@@ -2223,7 +2217,8 @@ class Stream(_Answer):
         try:
             while self._state != "closed":  # close() in the loop body ends it quietly
                 try:
-                    if self._over():
+                    if self._decoder.ended:
+                        self._decoder.check()  # raises what went wrong, if anything
                         return
                     items = self._step(None if self._decoder.backlog else self._read(), mode)
                 except OAIStreamError as exc:
@@ -2319,7 +2314,8 @@ class AsyncStream(_Answer):
         try:
             while self._state != "closed":  # aclose() in the loop body ends it quietly
                 try:
-                    if self._over():
+                    if self._decoder.ended:
+                        self._decoder.check()  # raises what went wrong, if anything
                         break
                     data = None if self._decoder.backlog else await self._read()
                     items = self._step(data, mode)
