@@ -1248,26 +1248,19 @@ def api_error(status: int, reason: str, headers: "Dict[str, str]", body: bytes, 
 
 def retry_after(headers: "Dict[str, str]") -> "Optional[float]":
     """Seconds from retry-after-ms (OpenAI) or Retry-After (seconds or date), <= MAX_RETRY_WAIT."""
-    ms = _seconds(headers.get("retry-after-ms"))
-    value = headers.get("retry-after")
-    wait = ms / 1000.0 if ms is not None else _seconds(value)
-    if wait is None and value:
-        from email.utils import mktime_tz, parsedate_tz
-        parsed = parsedate_tz(value)
+    for name, unit in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         try:
-            wait = max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
-        except (OverflowError, ValueError, OSError):  # a date in the year 9999 and kin
-            wait = MAX_RETRY_WAIT
-    return None if wait is None else min(wait, MAX_RETRY_WAIT)
-
-
-def _seconds(text: "Optional[str]") -> "Optional[float]":
-    """A finite, non-negative number, or None (NaN, inf and garbage are ignored)."""
+            wait = float(headers.get(name, "")) / unit
+        except ValueError:
+            continue
+        if 0 <= wait < float("inf"):  # NaN, inf and negatives are ignored
+            return min(wait, MAX_RETRY_WAIT)
+    from email.utils import mktime_tz, parsedate_tz
+    parsed = parsedate_tz(headers.get("retry-after", ""))
     try:
-        value = float(text)  # type: ignore
-    except (TypeError, ValueError):
-        return None
-    return value if 0 <= value < float("inf") else None
+        return min(max(0.0, mktime_tz(parsed) - time.time()), MAX_RETRY_WAIT) if parsed else None
+    except (OverflowError, ValueError, OSError):  # a date in the year 9999 and kin
+        return MAX_RETRY_WAIT
 
 
 def retryable(exc: OAIStreamError) -> bool:
@@ -1284,11 +1277,10 @@ def retryable(exc: OAIStreamError) -> bool:
 
 def retry_wait(exc: OAIStreamError, attempt: int, rand: float) -> float:
     """Seconds before retry `attempt` (1, 2...): the server's word, else backoff with jitter."""
-    wait = exc.retry_after if isinstance(exc, APIError) else None
-    if wait is None:
-        wait = min(RETRY_FIRST_WAIT * 2 ** (attempt - 1), RETRY_MAX_BACKOFF)
-        wait *= 1 - RETRY_JITTER * rand
-    return min(max(wait, 0.0), MAX_RETRY_WAIT)
+    if isinstance(exc, APIError) and exc.retry_after is not None:
+        return exc.retry_after  # retry_after() bounded it
+    backoff = min(RETRY_FIRST_WAIT * 2 ** (attempt - 1), RETRY_MAX_BACKOFF)
+    return backoff * (1 - RETRY_JITTER * rand)
 
 
 def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional[Request]":
@@ -1343,8 +1335,13 @@ def network_error(reason: "Any", url: str, proxy: "Optional[str]" = None,
     if ssl is not None and isinstance(reason, (ssl.SSLError, ssl.CertificateError)):
         code = str(getattr(reason, "reason", None) or "")
         if isinstance(reason, ssl.CertificateError) or code == "CERTIFICATE_VERIFY_FAILED":
+            hint = "To trust a corporate CA, set SSL_CERT_FILE to its PEM file"
+            if _PLATFORM == "darwin":  # python.org's builds ship no CA bundle
+                hint = ('On macOS, run "Install Certificates.command" in the Python folder of '
+                        "Applications once; to trust a corporate CA, set SSL_CERT_FILE to its "
+                        "PEM file")
             exc = NetworkError("TLS certificate verification failed for %s: %s. %s" % (
-                host, getattr(reason, "verify_message", None) or code or text, _ca_hint()))
+                host, getattr(reason, "verify_message", None) or code or text, hint))
             exc.retryable = False
         else:
             exc = NetworkError("TLS error with %s: %s" % (host, text))
@@ -1369,13 +1366,6 @@ def network_error(reason: "Any", url: str, proxy: "Optional[str]" = None,
     if proxy:
         exc.args = ("%s (through the proxy %s)" % (exc, _without_password(proxy)),)
     return exc
-
-
-def _ca_hint() -> str:
-    if _PLATFORM == "darwin":  # python.org's builds ship no CA bundle
-        return ("On macOS, run \"Install Certificates.command\" in the Python folder of "
-                "Applications once; to trust a corporate CA, set SSL_CERT_FILE to its PEM file")
-    return "To trust a corporate CA, set SSL_CERT_FILE to its PEM file"
 
 
 def _origin(url: str) -> "Tuple[str, str, int]":
@@ -1554,9 +1544,6 @@ def _clean_secret(value: str, what: str) -> str:
     else:
         return value
     raise ConfigError("%s contains %s; fix the value (it is not shown here)" % (what, problem))
-
-
-
 
 
 def _endpoint(base_url: str, path: str) -> "Tuple[str, Optional[str]]":
