@@ -1284,8 +1284,7 @@ def retry_wait(exc: OAIStreamError, attempt: int, rand: float) -> float:
 
 
 def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional[Request]":
-    """A 400/422 that names a field the adapter added on its own: the same request without
-    it (or under its other name). None when the error is about anything else."""
+    """The request without a field of the adapter's own that a 400/422 rejects, else None."""
     if not isinstance(exc, APIError) or exc.status not in (400, 422):
         return None
     if not re.search("(?i)unsupported|unrecognized|unknown|not (?:permitted|allowed|supported)"
@@ -1295,10 +1294,9 @@ def without_rejected_field(request: "Request", exc: OAIStreamError) -> "Optional
         named = exc.param == name or name in exc.message
         if name in request.body and name not in request.fixed and named and not (
                 other and other in request.body):
-            body = dict(request.body)
-            value = body.pop(name)
-            if other:
-                body[other] = value
+            body = {key: value for key, value in request.body.items() if key != name}
+            if other:  # the field under its other name
+                body[other] = request.body[name]
             return request._replace(body=body, fixed=request.fixed + (name, other or name))
     return None
 
@@ -1347,8 +1345,7 @@ def network_error(reason: "Any", url: str, proxy: "Optional[str]" = None,
             exc = NetworkError("TLS error with %s: %s" % (host, text))
             # A handshake the server or a balancer drops (UNEXPECTED_EOF_WHILE_READING, a
             # reset) heals, as the official SDK retries it; a protocol mismatch does not.
-            exc.retryable = not any(word in code for word in (
-                "CERTIFICATE", "VERSION", "PROTOCOL", "HANDSHAKE_FAILURE"))
+            exc.retryable = not re.search("CERTIFICATE|VERSION|PROTOCOL|HANDSHAKE_FAILURE", code)
     elif text.startswith("Tunnel connection failed"):  # http.client gives it no type of its own
         exc = NetworkError("the proxy refused the tunnel to %s: %s (check HTTPS_PROXY and its "
                            "user:password)" % (host, text.split(": ", 1)[-1]))
@@ -1469,8 +1466,7 @@ def build_request(prompt: "Optional[str]" = None, *,
     sent = {name: value for name, value in defaults.items()
             if not _has_header(headers, name.lower())}
     for name, value in headers.items():
-        if not isinstance(name, str) or not name or any(
-                c <= " " or c in ':"(),/;<=>?@[\\]{}\x7f' or c > "~" for c in name):
+        if not isinstance(name, str) or not re.fullmatch(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+", name):
             raise ConfigError("invalid header name %s" % _excerpt(name, 40))
         shown = "the value of header %s" % _one_line(name, 40)
         sent[name] = _clean_secret(str(value), shown) if str(value).strip() else ""
@@ -1496,8 +1492,7 @@ def _check_numbers(timeout: "Any", max_time: "Any", temperature: "Any", retries:
 def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
                       api_key: "Optional[str]", headers: "Dict[str, str]", allow_http_key: bool,
                       env: "Dict[str, str]") -> "Tuple[str, Dict[str, str], Optional[str], bool]":
-    """The endpoint URL, the headers with the credentials, the key, and whether a key was
-    withheld: none goes in cleartext (http://) beyond loopback unless allowed."""
+    """URL, headers, key, key withheld: no key goes via http:// beyond loopback unless allowed."""
     base_url = base_url or env.get("OPENAI_BASE_URL")
     azure = not base_url and env.get("AZURE_OPENAI_ENDPOINT")
     if azure:
@@ -1534,8 +1529,7 @@ def _dumps_strict(body: "Any") -> bytes:
 
 
 def _clean_secret(value: str, what: str) -> str:
-    """Surrounding white space (a CRLF .env file, a pasted key) is stripped; anything else
-    that cannot go into a header is refused without echoing the value."""
+    """Stripped (a CRLF .env file, a pasted key); what a header cannot carry is refused unshown."""
     value = value.strip()
     if not value or any(c < " " or c == "\x7f" for c in value):
         problem = "a control character or line break inside it"
