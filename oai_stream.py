@@ -1492,7 +1492,9 @@ def _check_numbers(timeout: "Any", max_time: "Any", temperature: "Any", retries:
 def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
                       api_key: "Optional[str]", headers: "Dict[str, str]", allow_http_key: bool,
                       env: "Dict[str, str]") -> "Tuple[str, Dict[str, str], Optional[str], bool]":
-    """URL, headers, key, key withheld: no key goes via http:// beyond loopback unless allowed."""
+    """URL, headers, key, key withheld: no key goes via http:// beyond loopback unless allowed.
+    user:password@ in the URL goes in as Basic credentials (a header: the URL is shown)."""
+    from urllib.parse import urlsplit, urlunsplit
     base_url = base_url or env.get("OPENAI_BASE_URL")
     azure = not base_url and env.get("AZURE_OPENAI_ENDPOINT")
     if azure:
@@ -1503,7 +1505,28 @@ def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
         api_key = api_key or env.get("AZURE_OPENAI_API_KEY")
     elif api_key is None:
         api_key = env.get("OPENAI_API_KEY") or _key_from_file(env.get("OPENAI_API_KEY_FILE"))
-    url, basic = _endpoint(base_url or DEFAULT_BASE_URL, path)
+    base_url = base_url or DEFAULT_BASE_URL
+    shown = _excerpt(_without_password(base_url), 100)
+    if any(c <= " " or c == "\x7f" for c in base_url):
+        raise ConfigError("base_url contains white space or a control character: %s" % shown,
+                          "base_url")
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ConfigError("base_url has a bad host or port: %s" % shown, "base_url")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("base_url must be http:// or https:// with a host, got %s" % shown,
+                          "base_url")
+    base_path = parts.path.rstrip("/")
+    if not base_path.endswith(path) or base_path.endswith("/chat" + path):
+        base_path += path  # else a full endpoint URL, accepted as it is
+    try:
+        url = _ascii_url(urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path,
+                                     parts.query, "")))
+    except ValueError:
+        raise ConfigError("base_url has a host that is not a valid domain name: %s" % shown,
+                          "base_url")
     withheld = bool(api_key) and not allow_http_key and (
         url.startswith("http:") and not _is_loopback(_origin(url)[1]))
     if withheld:
@@ -1512,8 +1535,8 @@ def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
         if not _has_header(headers, "api-key"):
             headers["api-key"] = _clean_secret(api_key, "the API key")
         api_key = None
-    if basic and not _has_header(headers, "authorization"):
-        headers["Authorization"], api_key = basic, None  # user:password@ in the URL wins
+    if parts.username is not None and not _has_header(headers, "authorization"):
+        headers["Authorization"], api_key = _basic(parts), None  # user:password@ wins
     return url, headers, _clean_secret(api_key, "the API key") if api_key else None, withheld
 
 
@@ -1538,33 +1561,6 @@ def _clean_secret(value: str, what: str) -> str:
     else:
         return value
     raise ConfigError("%s contains %s; fix the value (it is not shown here)" % (what, problem))
-
-
-def _endpoint(base_url: str, path: str) -> "Tuple[str, Optional[str]]":
-    """The endpoint URL, and user:password@ as Basic credentials (a header: the URL is shown)."""
-    from urllib.parse import urlsplit, urlunsplit
-    shown = _excerpt(_without_password(base_url), 100)
-    if any(c <= " " or c == "\x7f" for c in base_url):
-        raise ConfigError("base_url contains white space or a control character: %s" % shown,
-                          "base_url")
-    try:
-        parts = urlsplit(base_url)
-        parts.port  # raises ValueError for a port out of range or not a number
-    except ValueError:
-        raise ConfigError("base_url has a bad host or port: %s" % shown, "base_url")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError("base_url must be http:// or https:// with a host, got %s" % shown,
-                          "base_url")
-    base_path = parts.path.rstrip("/")
-    if not base_path.endswith(path) or base_path.endswith("/chat" + path):
-        base_path += path  # else a full endpoint URL, accepted as it is
-    basic = _basic(parts) if parts.username is not None else None
-    url = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], base_path, parts.query, ""))
-    try:
-        return _ascii_url(url), basic
-    except ValueError:
-        raise ConfigError("base_url has a host that is not a valid domain name: %s" % shown,
-                          "base_url")
 
 
 def _ascii_url(url: str) -> str:
