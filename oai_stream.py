@@ -1388,9 +1388,8 @@ def _without_password(url: str) -> str:
 
 class Request(namedtuple("Request", "api url body headers api_key timeout max_time retries "
                                     "fixed think_tags key_withheld")):
-    """Everything needed to send one request. The key stays out of repr().
-    `fixed`: body fields the caller set, never dropped by a fallback. `key_withheld`: a key
-    was not put in, as the URL is plain http:// to another host (see allow_http_key)."""
+    """Everything needed to send one request; the key stays out of repr(). `fixed`: body fields
+    the caller set, never dropped by a fallback. `key_withheld`: see allow_http_key."""
     __slots__ = ()
 
     def __repr__(self) -> str:
@@ -1492,8 +1491,7 @@ def _check_numbers(timeout: "Any", max_time: "Any", temperature: "Any", retries:
 def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
                       api_key: "Optional[str]", headers: "Dict[str, str]", allow_http_key: bool,
                       env: "Dict[str, str]") -> "Tuple[str, Dict[str, str], Optional[str], bool]":
-    """URL, headers, key, key withheld: no key goes via http:// beyond loopback unless allowed.
-    user:password@ in the URL goes in as Basic credentials (a header: the URL is shown)."""
+    """URL, headers, key, key withheld: no key goes via http:// beyond loopback unless allowed."""
     from urllib.parse import urlsplit, urlunsplit
     base_url = base_url or env.get("OPENAI_BASE_URL")
     azure = not base_url and env.get("AZURE_OPENAI_ENDPOINT")
@@ -1536,7 +1534,8 @@ def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
             headers["api-key"] = _clean_secret(api_key, "the API key")
         api_key = None
     if parts.username is not None and not _has_header(headers, "authorization"):
-        headers["Authorization"], api_key = _basic(parts), None  # user:password@ wins
+        # user:password@ in the URL wins, sent as a header: the URL is shown
+        headers["Authorization"], api_key = _basic(parts), None
     return url, headers, _clean_secret(api_key, "the API key") if api_key else None, withheld
 
 
