@@ -1609,6 +1609,7 @@ def _urlopen(request: Request, timeout: float) -> "Any":
     import http.client
     import urllib.error
     import urllib.request
+    from contextlib import suppress
     url = request.url
     proxy = _proxy_for(url)
     if not _HANDLER:
@@ -1618,6 +1619,8 @@ def _urlopen(request: Request, timeout: float) -> "Any":
     if proxy:
         opener.add_handler(urllib.request.ProxyHandler({url.partition(":")[0]: proxy}))
     data = _dumps_strict(request.body) if request.body is not None else None  # None: GET
+    # CPython 3.6's ssl.CertificateError is a ValueError, not an OSError (http.client loaded ssl)
+    bad_certificate = getattr(sys.modules.get("ssl"), "CertificateError", OSError)
     for _ in range(MAX_REDIRECTS + 1):
         req = urllib.request.Request(url, data, request.send_headers(),
                                      method="POST" if data else "GET")
@@ -1625,29 +1628,21 @@ def _urlopen(request: Request, timeout: float) -> "Any":
             response = _interruptible(opener.open, req, None, timeout)  # (data: in req)
         except urllib.error.URLError as exc:
             raise network_error(exc.reason, url, proxy, timeout)
-        except (OSError, http.client.HTTPException) as exc:
-            raise network_error(exc, url, proxy, timeout)
-        except ValueError as exc:  # CPython 3.6: ssl.CertificateError is a ValueError
-            ssl = sys.modules.get("ssl")
-            if ssl is None or not isinstance(exc, ssl.CertificateError):
-                raise
+        except (OSError, http.client.HTTPException, bad_certificate) as exc:
             raise network_error(exc, url, proxy, timeout)
         if 200 <= response.status < 300:
             return response
         headers, body = _header_dict(response.headers.items()), b""
-        try:
+        with response:  # closed on every way out
             if response.status in (301, 302, 303, 307, 308):
                 url = redirect_target(url, response.status, headers.get("location", ""))
                 continue
-            while len(body) < MAX_ERROR_BODY:  # what came before a stall or a cut is kept
-                more = response.read1(MAX_ERROR_BODY - len(body))
-                if not more:
-                    break
-                body += more
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            response.close()
+            with suppress(OSError, http.client.HTTPException):
+                while len(body) < MAX_ERROR_BODY:  # what came before a stall or a cut is kept
+                    more = response.read1(MAX_ERROR_BODY - len(body))
+                    if not more:
+                        break
+                    body += more
         raise api_error(response.status, response.reason, headers, body, url)
     raise RedirectError("too many redirects (more than %d)" % MAX_REDIRECTS, url)
 
@@ -1733,27 +1728,23 @@ def _tls_context() -> "Any":
     except ImportError:
         raise ConfigError("base_url is https:// but this Python has no TLS (no ssl module): "
                           "use http:// on a trusted network, or a Python with ssl", "base_url")
+    from contextlib import suppress
     if _PLATFORM == "win32":
         # One malformed certificate in the Windows store makes create_default_context()
         # raise on 3.8-3.12: load them one by one and skip the bad ones, as 3.13 does.
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        try:
+        with suppress(OSError):  # a store that cannot be read: the others still count, as in 3.13
             for cert in _windows_store(ssl):
-                try:
+                with suppress(ssl.SSLError, ValueError):  # malformed, or empty
                     ctx.load_verify_locations(cadata=cert)
-                except (ssl.SSLError, ValueError):  # malformed, or empty
-                    pass
-        except OSError:  # a store that cannot be read: the others still count, as in 3.13
-            pass
         ctx.set_default_verify_paths()
     else:
         ctx = ssl.create_default_context()
     paths = ssl.get_default_verify_paths()
     if _PLATFORM == "darwin" and not (paths.cafile or paths.capath):
-        try:  # python.org's builds have no bundle until "Install Certificates.command" ran
+        # python.org's builds have no bundle until "Install Certificates.command" ran
+        with suppress(OSError, ssl.SSLError):
             ctx.load_verify_locations(SYSTEM_CA_BUNDLE)
-        except (OSError, ssl.SSLError):
-            pass
     _TLS[trust] = ctx
     return ctx
 
@@ -1859,8 +1850,7 @@ class _Connection:
 
 async def _aopen(request: Request, timeout: float
                  ) -> "Tuple[_Connection, int, Dict[str, str], bytes]":
-    """POST once over asyncio, following redirects the policy allows: the connection, the
-    status, the headers and what already arrived of the body."""
+    """_urlopen over asyncio: the connection, status, headers and what came of the body."""
     import asyncio
     import socket
     url = request.url
@@ -1869,9 +1859,7 @@ async def _aopen(request: Request, timeout: float
         proxy = _proxy_for(url)
         conn = _Connection(asyncio.get_running_loop())
         try:
-            proxy_auth = await _aconnect(conn, url, proxy, timeout)
-            conn.transport.write(_request_head(url, request.send_headers(), len(data),
-                                               proxy_auth) + data)
+            await _asend(conn, url, proxy, request.send_headers(), data, timeout)
             status, reason, headers, rest = await _aread_head(conn, url, timeout)
             if status < 300:
                 return conn, status, headers, rest
@@ -1881,7 +1869,7 @@ async def _aopen(request: Request, timeout: float
             url = redirect_target(url, status, headers.get("location", ""))
         except BaseException as exc:
             conn.close()
-            if isinstance(exc, asyncio.TimeoutError):  # wait_for's, in _aconnect
+            if isinstance(exc, asyncio.TimeoutError):  # wait_for's, in _asend
                 raise network_error(socket.timeout(), url, proxy, timeout)
             if isinstance(exc, OSError):
                 raise network_error(exc, url, proxy, timeout)
@@ -1909,11 +1897,10 @@ async def _aread_head(conn: "_Connection", url: str,
             return head
 
 
-async def _aconnect(conn: _Connection, url: str, proxy: "Optional[str]",
-                    timeout: float) -> "Optional[str]":
-    """Connects `conn` to the origin, or through the proxy (CONNECT and start_tls for HTTPS),
-    with TLS verified as the urllib transport does. Through a plain-HTTP proxy, the request
-    goes in absolute form: then its Proxy-Authorization line ("" without one), else None."""
+async def _asend(conn: _Connection, url: str, proxy: "Optional[str]",
+                 headers: "Dict[str, str]", data: bytes, timeout: float) -> None:
+    """Connects `conn` to the origin or through the proxy (CONNECT and start_tls for HTTPS, TLS
+    verified as urllib's) and sends the POST, in absolute form to a plain-HTTP proxy."""
     import asyncio
     from urllib.parse import urlsplit
     scheme, host, port = _origin(url)
@@ -1922,21 +1909,24 @@ async def _aconnect(conn: _Connection, url: str, proxy: "Optional[str]",
     await asyncio.wait_for(conn.loop.create_connection(  # type: ignore  # a duck-typed protocol
         lambda: conn, target[1], target[2], ssl=ctx if not proxy else None,
         server_hostname=host if ctx and not proxy else None), timeout)
-    if not proxy:
-        return None
-    auth = ""
-    if urlsplit(proxy).username is not None:  # user:password@ in the proxy URL
-        auth = "Proxy-Authorization: " + _basic(urlsplit(proxy))
-    if scheme == "http":
-        return auth
-    conn.transport.write(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
-        host, port, host, port, auth + "\r\n" if auth else "")).encode("latin-1"))
-    status, reason, _, _ = await _aread_head(conn, proxy, timeout)
-    if status != 200:
-        raise network_error("Tunnel connection failed: %d %s" % (status, reason), url, proxy)
-    conn.transport = await asyncio.wait_for(conn.loop.start_tls(
-        conn.transport, conn, ctx, server_hostname=host), timeout)  # type: ignore
-    return None
+    auth = []  # type: List[str]
+    if proxy and urlsplit(proxy).username is not None:  # user:password@ in the proxy URL
+        auth = ["Proxy-Authorization: " + _basic(urlsplit(proxy))]
+    if proxy and ctx:
+        tunnel = ["CONNECT %s:%d HTTP/1.1" % (host, port), "Host: %s:%d" % (host, port)] + auth
+        conn.transport.write(("\r\n".join(tunnel) + "\r\n\r\n").encode("latin-1"))
+        status, reason, _, _ = await _aread_head(conn, proxy, timeout)
+        if status != 200:
+            raise network_error("Tunnel connection failed: %d %s" % (status, reason), url, proxy)
+        conn.transport = await asyncio.wait_for(conn.loop.start_tls(
+            conn.transport, conn, ctx, server_hostname=host), timeout)  # type: ignore
+        auth = []  # the proxy's, not the origin's
+    parts = urlsplit(url)
+    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    lines = ["POST %s HTTP/1.1" % (url if proxy and not ctx else path), "Host: " + parts.netloc,
+             "Content-Length: %d" % len(data), "Connection: close"]
+    lines += ["%s: %s" % item for item in headers.items()] + auth
+    conn.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
 
 
 def _proxy_for(url: str) -> "Optional[str]":
@@ -1959,34 +1949,18 @@ def _is_loopback(host: str) -> bool:
         len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts))
 
 
-def _request_head(url: str, headers: "Dict[str, str]", length: int,
-                  proxy_auth: "Optional[str]") -> bytes:
-    """The request line and headers; absolute-form through a plain-HTTP proxy."""
-    from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    lines = ["POST %s HTTP/1.1" % (url if proxy_auth is not None else path),
-             "Host: %s" % parts.netloc, "Content-Length: %d" % length, "Connection: close"]
-    lines += ["%s: %s" % item for item in headers.items()]
-    if proxy_auth:
-        lines.append(proxy_auth)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
 async def _aread_body(conn: _Connection, status: int, headers: "Dict[str, str]", rest: bytes,
                       timeout: float) -> bytes:
     """An error body, at most MAX_ERROR_BODY bytes of it."""
-    framer, body, data = BodyFramer(*body_framing(status, headers)), b"", rest
-    try:
-        while True:
-            body += framer.feed(data)
-            if framer.complete or len(body) >= MAX_ERROR_BODY:
-                break
+    from contextlib import suppress
+    framer, body = BodyFramer(*body_framing(status, headers)), b""
+    with suppress(OAIStreamError, OSError):  # the status says what matters; the body is a bonus
+        body = framer.feed(rest)
+        while not framer.complete and len(body) < MAX_ERROR_BODY:
             data = await conn.read(timeout)
             if not data:
                 break
-    except (OAIStreamError, OSError):  # the status says what matters; the body is a bonus
-        pass
+            body += framer.feed(data)
     return body[:MAX_ERROR_BODY]
 
 
