@@ -1648,9 +1648,8 @@ def _urlopen(request: Request, timeout: float) -> "Any":
 
 
 def _interruptible(call: "Callable[..., Any]", *args: "Any") -> "Any":
-    """call(*args). On Windows a blocking socket call ignores Ctrl-C (cpython#85609): there
-    it runs in a thread while this one waits in INTERRUPT_POLL slices, so that Ctrl-C
-    raises KeyboardInterrupt at once (the caller's close() ends the call)."""
+    """call(*args). A blocking socket call ignores Ctrl-C on Windows (cpython#85609): there it
+    runs in a thread, waited for in INTERRUPT_POLL slices (the caller's close() ends it)."""
     if _PLATFORM != "win32":
         return call(*args)
     import threading
@@ -1675,8 +1674,7 @@ _HANDLER = []  # type: List[Any]
 
 
 def _handler_class() -> "Any":
-    """urllib's handler of http: and https: URLs, with 1xx heads skipped, the socket kept
-    for per-read timeouts and TLS verified (_tls_context). Made once, on first use."""
+    """urllib's handler of http: and https: URLs: 1xx heads skipped, the socket kept (timeouts)."""
     import http.client
     import urllib.request
 
@@ -1743,7 +1741,7 @@ def _tls_context() -> "Any":
     paths = ssl.get_default_verify_paths()
     if _PLATFORM == "darwin" and not (paths.cafile or paths.capath):
         # python.org's builds have no bundle until "Install Certificates.command" ran
-        with suppress(OSError, ssl.SSLError):
+        with suppress(OSError):  # ssl.SSLError is an OSError
             ctx.load_verify_locations(SYSTEM_CA_BUNDLE)
     _TLS[trust] = ctx
     return ctx
@@ -1767,9 +1765,8 @@ def _read_error(exc: BaseException) -> OAIStreamError:
 
 
 class _Connection:
-    """An asyncio protocol (duck-typed, so that `import oai_stream` loads no asyncio) that
-    buffers what arrives and wakes one reader. Reading pauses past READ_SIZE * 4 buffered.
-    One timer per connection, moved only when it must fire sooner: not one per read."""
+    """An asyncio protocol, duck-typed (`import oai_stream` loads no asyncio): a buffer for one
+    reader, paused past READ_SIZE * 4; one timer per connection (not per read), moved sooner."""
 
     def __init__(self, loop: "Any") -> None:
         self.loop, self.transport = loop, None  # type: Any, Any
@@ -1791,13 +1788,11 @@ class _Connection:
             self.transport.pause_reading()
         self._wake(True)
 
-    def eof_received(self) -> None:
-        self.closed = True
-        self._wake(True)
-
-    def connection_lost(self, exc: "Optional[BaseException]") -> None:
+    def connection_lost(self, exc: "Optional[BaseException]" = None) -> None:
         self.closed, self.error = True, exc
         self._wake(True)
+
+    eof_received = connection_lost  # returns None: the transport then closes itself
 
     def pause_writing(self) -> None:  # the request is written once: nothing waits on it
         pass
@@ -1853,6 +1848,7 @@ async def _aopen(request: Request, timeout: float
     """_urlopen over asyncio: the connection, status, headers and what came of the body."""
     import asyncio
     import socket
+    from contextlib import suppress
     url = request.url
     data = _dumps_strict(request.body)
     for _ in range(MAX_REDIRECTS + 1):
@@ -1864,8 +1860,15 @@ async def _aopen(request: Request, timeout: float
             if status < 300:
                 return conn, status, headers, rest
             if status not in (301, 302, 303, 307, 308):
-                raise api_error(status, reason, headers,
-                                await _aread_body(conn, status, headers, rest, timeout), url)
+                framer, body = BodyFramer(*body_framing(status, headers)), b""
+                with suppress(OAIStreamError, OSError):  # the body is a bonus to the status
+                    body = framer.feed(rest)
+                    while not framer.complete and len(body) < MAX_ERROR_BODY:
+                        more = await conn.read(timeout)
+                        if not more:
+                            break
+                        body += framer.feed(more)
+                raise api_error(status, reason, headers, body[:MAX_ERROR_BODY], url)
             url = redirect_target(url, status, headers.get("location", ""))
         except BaseException as exc:
             conn.close()
@@ -1881,18 +1884,17 @@ async def _aopen(request: Request, timeout: float
 async def _aread_head(conn: "_Connection", url: str,
                       timeout: float) -> "Tuple[int, str, Dict[str, str], bytes]":
     """The response head; each read that brings bytes of it is progress."""
+    host = "%s://%s:%d" % _origin(url)
     buf = b""
     while True:
         more = await conn.read(timeout)
         if not more:
-            raise NetworkError("%s://%s:%d closed the connection without answering"
-                               % _origin(url))
+            raise NetworkError("%s closed the connection without answering" % host)
         buf += more
         try:
             head = parse_head(buf)
         except ValueError as exc:
-            raise NetworkError("%s://%s:%d did not answer with valid HTTP: %s"
-                               % (_origin(url) + (exc,)))
+            raise NetworkError("%s did not answer with valid HTTP: %s" % (host, exc))
         if head is not None:
             return head
 
@@ -1930,9 +1932,8 @@ async def _asend(conn: _Connection, url: str, proxy: "Optional[str]",
 
 
 def _proxy_for(url: str) -> "Optional[str]":
-    """The proxy for `url` as urllib finds it (the environment; on Windows and macOS the
-    system's settings too), the one source of both transports. None for a host NO_PROXY
-    names, and for loopback: a remote proxy cannot reach this machine's 127.0.0.1."""
+    """The proxy for `url` as urllib finds it (environment; Windows' and macOS' settings), for
+    both transports. None for NO_PROXY hosts and loopback, which a remote proxy cannot reach."""
     scheme, host, _ = _origin(url)
     if _is_loopback(host):
         return None
@@ -1944,24 +1945,7 @@ def _proxy_for(url: str) -> "Optional[str]":
 
 
 def _is_loopback(host: str) -> bool:
-    parts = host.split(".")
-    return host in ("localhost", "::1") or (
-        len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts))
-
-
-async def _aread_body(conn: _Connection, status: int, headers: "Dict[str, str]", rest: bytes,
-                      timeout: float) -> bytes:
-    """An error body, at most MAX_ERROR_BODY bytes of it."""
-    from contextlib import suppress
-    framer, body = BodyFramer(*body_framing(status, headers)), b""
-    with suppress(OAIStreamError, OSError):  # the status says what matters; the body is a bonus
-        body = framer.feed(rest)
-        while not framer.complete and len(body) < MAX_ERROR_BODY:
-            data = await conn.read(timeout)
-            if not data:
-                break
-            body += framer.feed(data)
-    return body[:MAX_ERROR_BODY]
+    return host in ("localhost", "::1") or re.fullmatch(r"127(\.[0-9]+){3}", host) is not None
 
 
 # ---------------------------------------------------------------------------
