@@ -35,6 +35,7 @@ import re  # json loads it anyway
 import sys
 import time
 from collections import namedtuple
+from functools import lru_cache  # re loads it anyway
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # `import typing` is ~3 ms of every start: annotations that need it are quoted
@@ -1612,10 +1613,8 @@ def _urlopen(request: Request, timeout: float) -> "Any":
     from contextlib import suppress
     url = request.url
     proxy = _proxy_for(url)
-    if not _HANDLER:
-        _HANDLER.append(_handler_class())
     opener = urllib.request.OpenerDirector()  # no redirect or error handlers: see the status
-    opener.add_handler(_HANDLER[0]())
+    opener.add_handler(_handler_class()())
     if proxy:
         opener.add_handler(urllib.request.ProxyHandler({url.partition(":")[0]: proxy}))
     data = _dumps_strict(request.body) if request.body is not None else None  # None: GET
@@ -1670,9 +1669,7 @@ def _interruptible(call: "Callable[..., Any]", *args: "Any") -> "Any":
     return value
 
 
-_HANDLER = []  # type: List[Any]
-
-
+@lru_cache(None)  # made once, on first use
 def _handler_class() -> "Any":
     """urllib's handler of http: and https: URLs: 1xx heads skipped, the socket kept (timeouts)."""
     import http.client
