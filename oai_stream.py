@@ -71,9 +71,8 @@ RETRY_JITTER = 0.25  # up to 25 % less, so that many clients do not retry in ste
 MAX_RETRY_WAIT = 60.0  # a Retry-After beyond this is capped: nobody watches a frozen CLI longer
 # An SSE line or event, a whole JSON answer: Responses' image events carry MiBs of base64
 MAX_EVENT_SIZE = MAX_BODY_SIZE = 16 * 1024 * 1024
-# What parsing a large JSON value may build: at most this many `{`, `[` and `,` (about one
-# Python object each). A 16 MiB logprobs answer has ~1.7 million; a hostile value of 2
-# million builds at most ~170 MB (measured: `[{"a":[]},...]`, the costliest shape).
+# At most this many `{`, `[` and `,` (~ one Python object each) in a JSON value: a 16 MiB logprobs
+# answer has ~1.7 million; 2 million build at most ~170 MB (measured: `[{"a":[]},...]`, the worst)
 MAX_JSON_VALUES = 2000000
 MAX_ERROR_BODY = 1024 * 1024  # an error body: the message is in the first few hundred bytes
 MAX_HEAD_SIZE = 65536  # an HTTP response head (status line and headers), as http.client
@@ -83,8 +82,7 @@ READ_SIZE = 65536  # upper bound for one read: returns what one recv delivered
 INFLATE_STEP = 1024 * 1024  # a compressed body is inflated this much at a time: no bombs
 MAX_LISTED = 100  # citations and tool names kept: a report, not a server's memory dump
 MAX_TIMEOUT = 10 ** 6  # s; a longer wait overflows some platforms' timers
-# Windows ignores Ctrl-C in a blocking socket call (cpython#85609): there waits are cut in slices
-INTERRUPT_POLL = 0.25
+INTERRUPT_POLL = 0.25  # wait slices: Windows ignores Ctrl-C in a blocking call (cpython#85609)
 _PLATFORM = sys.platform  # a seam: the tests run Windows' and macOS' code paths here
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -158,11 +156,9 @@ class RedirectError(OAIStreamError):
 
 class APIError(OAIStreamError):
     """An error reported by the server: an HTTP error status or an error event in the stream.
-
-    `status` is the HTTP status (None for an error inside a 200 stream) and `url` what was
-    asked; `code`, `type`, `param` and `message` come from the server's error object when it
-    sent one. `retry_after` (seconds) and `should_retry` come from the response headers.
-    """
+    `status`: the HTTP status (None inside a 200 stream); `url`: what was asked; `code`, `type`,
+    `param`, `message`: from the server's error object, if any; `retry_after` (seconds) and
+    `should_retry`: from the response headers."""
 
     def __init__(self, message: str, status: "Optional[int]" = None, code: "Any" = None,
                  type: "Optional[str]" = None, param: "Optional[str]" = None,
@@ -352,12 +348,9 @@ def content_decoder(headers: "Dict[str, str]") -> "Optional[Inflater]":
 
 
 class Event(namedtuple("Event", "event data id retry")):
-    """One dispatched server-sent event, immutable.
-
-    event: str, the event type ("message" when the stream named none); data: str;
-    id: str or None, the last event ID at dispatch (it persists across events);
-    retry: int or None, the reconnection time in ms last set by the stream.
-    """
+    """One dispatched server-sent event, immutable: `event` (str, "message" when the stream named
+    none), `data` (str), `id` (str or None: the last event ID at dispatch, which persists across
+    events) and `retry` (int or None: the reconnection time in ms the stream last set)."""
     __slots__ = ()
 
 
@@ -370,12 +363,10 @@ _new_event = tuple.__new__
 
 class SSEDecoder:
     """Push-style event-stream decoder: feed(bytes) -> [Event]; close() at end of stream.
-
-    Lines are split on bytes (LF, CR, CRLF) and each value is decoded as UTF-8 with
-    replacement, so the output is the same however the input is split. A line or event over
-    `max_size` bytes raises EventTooLarge; each data line also counts what Python spends to
-    hold it, so a million tiny `data:` lines are bounded too.
-    """
+    Lines are split on bytes (LF, CR, CRLF) and each value decoded as UTF-8 with replacement,
+    so the output is the same however the input is split. A line or event over `max_size` bytes
+    raises EventTooLarge; a data line also counts what Python spends to hold it, so a million
+    tiny `data:` lines are bounded too."""
 
     def __init__(self, max_size: int = MAX_EVENT_SIZE) -> None:
         self.max_size = max_size
@@ -406,8 +397,7 @@ class SSEDecoder:
                 chunk = head[3:] if head.startswith(_BOM) else head
             if self._cr and chunk:
                 self._cr = False
-                if chunk[:1] == b"\n":
-                    chunk = chunk[1:]
+                chunk = chunk[1:] if chunk[:1] == b"\n" else chunk
             self._slow = self._cr
         if 13 in chunk:  # CR; an int test is a plain memchr, much faster than b"\r" in chunk
             # CRLF and lone CR become LF; a final CR ends a line, and its LF may come next
