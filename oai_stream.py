@@ -99,15 +99,14 @@ TEXT, REASONING, REFUSAL = "text", "reasoning", "refusal"  # kinds of Part
 class OAIStreamError(Exception):
     """Root of every error oai_stream raises. `param`: the parameter of ours that it is
     about (timeout, base_url...), named in the message; the CLI names its flag instead."""
-    param = None  # type: Optional[str]
-
-
-class ConfigError(OAIStreamError):
-    """Missing key, bad URL, option or parameter: fix the call, not the network."""
 
     def __init__(self, message: str, param: "Optional[str]" = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class ConfigError(OAIStreamError):
+    """Missing key, bad URL, option or parameter: fix the call, not the network."""
 
 
 class NetworkError(OAIStreamError):
@@ -122,8 +121,7 @@ class IdleTimeout(NetworkError):
         seconds = round(seconds, 2)  # what is left of a limit, e.g. 0.299998 s
         super().__init__("the answer took longer than %g s (max_time)" % seconds
                          if param == "max_time" else
-                         "no progress from %s for %g s (timeout)" % (host, seconds))
-        self.param = param
+                         "no progress from %s for %g s (timeout)" % (host, seconds), param)
 
 
 class ProtocolError(OAIStreamError):
@@ -165,13 +163,12 @@ class APIError(OAIStreamError):
                  retry_after: "Optional[float]" = None, should_retry: "Optional[bool]" = None,
                  url: "Optional[str]" = None) -> None:
         self.status, self.code, self.type, self.message = status, code, type, message
-        self.param, self.retry_after, self.should_retry = param, retry_after, should_retry
-        self.url = url
+        self.retry_after, self.should_retry, self.url = retry_after, should_retry, url
         head = "HTTP %d" % status if status else "error in stream"
         if url:
             head += " from " + _without_password(url)
         extra = ", ".join(str(x) for x in (code, type) if x)
-        super().__init__("%s%s: %s" % (head, " (%s)" % extra if extra else "", message))
+        super().__init__("%s%s: %s" % (head, " (%s)" % extra if extra else "", message), param)
 
 
 # ---------------------------------------------------------------------------
