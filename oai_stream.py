@@ -58,8 +58,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"  # as the official SDK
-# gpt-5-mini's replacement on OpenAI's deprecations page (Nov 2026); it shuts down 2026-12-11
-DEFAULT_MODEL = "gpt-6.1-terra"
+DEFAULT_MODEL = "gpt-6.1-terra"  # replaces gpt-5-mini, shut down 2026-12-11 (OpenAI deprecations)
 # Bounds connecting and each wait for the answer to progress, not the whole answer. Reasoning
 # models can think for minutes before the first token; 600 s is the official SDK's default too.
 DEFAULT_TIMEOUT = 600.0
@@ -153,9 +152,8 @@ class RedirectError(OAIStreamError):
 
 class APIError(OAIStreamError):
     """An error reported by the server: an HTTP error status or an error event in the stream.
-    `status`: the HTTP status (None inside a 200 stream); `url`: what was asked; `code`, `type`,
-    `param`, `message`: from the server's error object, if any; `retry_after` (seconds) and
-    `should_retry`: from the response headers."""
+    `status` (None inside a 200 stream) and `url` (what was asked); `code`, `type`, `param` and
+    `message` from its error object, if any; `retry_after` (s) and `should_retry` from headers."""
 
     def __init__(self, message: str, status: "Optional[int]" = None, code: "Any" = None,
                  type: "Optional[str]" = None, param: "Optional[str]" = None,
