@@ -336,9 +336,8 @@ def content_decoder(headers: "Dict[str, str]") -> "Optional[Inflater]":
 
 
 class Event(namedtuple("Event", "event data id retry")):
-    """One dispatched server-sent event, immutable: `event` (str, "message" when the stream named
-    none), `data` (str), `id` (str or None: the last event ID at dispatch, which persists across
-    events) and `retry` (int or None: the reconnection time in ms the stream last set)."""
+    """One server-sent event, immutable: `event` (str; "message" when the stream named none),
+    `data` (str); `id` (str) and `retry` (int, ms) as the stream last set them, or None."""
     __slots__ = ()
 
 
@@ -399,7 +398,8 @@ class SSEDecoder:
         if tail:
             chunk = b"".join((tail, chunk))  # bytes, in one copy
         lines = chunk.split(b"\n")
-        tail[:] = lines.pop()
+        del tail[:]  # faster than a slice assignment
+        tail += lines.pop()
         limit = self.max_size
         data_limit = limit + _PIECE_COST  # an event of one data line may hold `limit` bytes
         if len(chunk) > limit:  # only then can a line be over the limit
