@@ -2505,17 +2505,17 @@ class Output:
     """Answer text to stdout; notices to stderr as `oai_stream: ` lines, secrets scrubbed."""
 
     def __init__(self, out: "Any", err: "Any", raw: bool = False) -> None:
-        self.out, self.err = out, err
-        self.out_tty, self.err_tty, self.raw = _isatty(out) and not raw, _isatty(err), raw
+        self.out, self.err, self.raw = out, err, raw
+        self.out_tty = _quiet(lambda: out.isatty()) and not raw
+        err_tty = _quiet(lambda: err.isatty())
         self.secrets = [k.strip() for k in (os.environ.get("OPENAI_API_KEY"),
                                             os.environ.get("AZURE_OPENAI_API_KEY")) if k]
         self.last = ""  # last character written to stdout
         self.high = ""  # a UTF-16 high surrogate held for its other half
         self.in_reasoning = False
-        self.escapes = self.err_tty and _escapes_work(err)
-        self.color = self.escapes and not os.environ.get("NO_COLOR")
-        self.status = None  # type: Optional[Status]
-        self.withheld_said = False
+        escapes = err_tty and _escapes_work(err)
+        self.color = escapes and not os.environ.get("NO_COLOR")
+        self.status = Status(err if err_tty else None, escapes)
 
     def write(self, text: str) -> None:
         if not text:
@@ -2528,25 +2528,21 @@ class Output:
                 return
         if self.out_tty:
             text = _neutralise(text)
-        if self.status is not None:
-            self.status.stop()
+        self.status.stop()
         self.last = text[-1:] or self.last  # first: a Ctrl-C right after must still see it
         _write(self.out, text)
 
     def reasoning(self, text: str, start: bool) -> None:
         if start != self.in_reasoning:
             self.in_reasoning = start
-            if start:
-                self.stderr("\x1b[2m[reasoning]\n" if self.color else "[reasoning]\n")
-            else:
-                self.stderr("\n[/reasoning]\x1b[0m\n" if self.color else "\n[/reasoning]\n")
+            dim, undim = ("\x1b[2m", "\x1b[0m") if self.color else ("", "")
+            self.stderr(dim + "[reasoning]\n" if start else "\n[/reasoning]%s\n" % undim)
         if text:  # model text: no escapes on stderr either, terminal or not (--raw: as sent)
             self.stderr(self._scrub(text if self.raw else _neutralise(text)))
 
     def protect(self, request: "Request") -> None:
         """The request's secrets scrubbed from every message; a key withheld said once."""
-        if request.key_withheld and not self.withheld_said:
-            self.withheld_said = True
+        if request.key_withheld:
             self.note("the key is not sent in cleartext to %s (http://, not this machine); "
                       "--allow-http-key sends it" % _without_password(request.url))
         for name, value in request.headers.items():
@@ -2563,52 +2559,37 @@ class Output:
 
     def note(self, message: str) -> None:
         message = "oai_stream: %s\n" % _one_line(self._scrub(message), 4000)
-        if self.last and self.last != "\n" and self.err_is_out():
+        if self.last and self.last != "\n" and _quiet(lambda: os.path.samestat(
+                os.fstat(self.out.fileno()), os.fstat(self.err.fileno()))):  # one file
             message = "\n" + message
         self.stderr(message)
 
     def stderr(self, text: str) -> None:
-        if self.status is not None:
-            self.status.stop()
+        self.status.stop()
         if self.err is not None:
             _write(self.err, text)
 
-    def err_is_out(self) -> bool:
-        try:
-            return os.path.samestat(os.fstat(self.out.fileno()), os.fstat(self.err.fileno()))
-        except (AttributeError, OSError, ValueError):
-            return False
-
     def end_text(self) -> None:
         """Exactly one newline at the end if the text does not already end with one."""
-        if self.status is not None:
-            self.status.stop()
-        if self.in_reasoning:
-            self.reasoning("", False)
+        self.status.stop()
+        self.reasoning("", False)
         if self.high:
             self.write("\ufffd")
         if self.last and self.last != "\n":
             self.write("\n")
 
 
-def _isatty(stream: "Any") -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
 class Status:
-    """A transient line on a terminal's stderr while nothing shows ("waiting… 3 s",
-    "thinking… 12 s"), erased the moment anything is written. A thread ticks it."""
+    """A transient line on a terminal's stderr while nothing shows ("waiting… 3 s"), erased
+    the moment anything is written. A thread ticks it from show(); err None: no terminal."""
 
     def __init__(self, err: "Any", escapes: bool) -> None:
         import threading
-        self.err, self.label, self.since = err, "waiting", time.monotonic()
+        self.err, self.label, self.since = err, "", 0.0
         self.erase = "\r\x1b[K" if escapes else "\r%s\r" % (" " * 40)  # conhost: blanks
-        self.lock, self.shown, self.active = threading.Lock(), False, True
+        self.lock, self.shown, self.active = threading.Lock(), False, False
         self.closed = threading.Event()
-        threading.Thread(target=self._tick, daemon=True).start()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
 
     def close(self) -> None:
         self.stop()
@@ -2618,6 +2599,8 @@ class Status:
         with self.lock:
             if label != self.label or not self.active:
                 self.label, self.since, self.active = label, time.monotonic(), True
+            if self.err is not None and self.ticker.ident is None:
+                self.ticker.start()
 
     def stop(self) -> None:
         with self.lock:
@@ -2666,8 +2649,7 @@ def main(argv: "Optional[List[str]]" = None) -> int:
         _quiet(lambda: out.note(message))
         return EXIT_FAILURE
     finally:
-        if out.status is not None:
-            out.status.close()
+        out.status.close()
 
 
 def _run(argv: "List[str]", out: Output) -> int:
@@ -2688,7 +2670,7 @@ def _run(argv: "List[str]", out: Output) -> int:
                     usage=args.usage, extra_body=_parse_options(args.option),
                     think_tags=not args.no_think_tags, no_stream=args.no_stream,
                     allow_http_key=args.allow_http_key)
-    stdin_tty = _isatty(sys.stdin)
+    stdin_tty = _quiet(lambda: sys.stdin.isatty())
     if args.interactive:
         for flag in ("json", "models", "no_stdin"):
             if getattr(args, flag):
@@ -2698,8 +2680,12 @@ def _run(argv: "List[str]", out: Output) -> int:
             if getattr(args, dest) not in (None, False, [], parser.get_default(dest)):
                 raise UsageError("--models takes no %s" % (
                     "prompt" if dest == "prompt" else "--" + dest.replace("_", "-")))
-        request = build_request("", **settings)
-        out.protect(request)
+    chat = args.interactive or (not args.prompt and stdin_tty and not args.no_stdin)
+    prompt = "" if chat or args.models else _read_prompt(args.prompt, not args.no_stdin and (
+        not args.prompt or "-" in args.prompt or not stdin_tty))
+    request = build_request(prompt, **settings)
+    out.protect(request)
+    if args.models:
         if args.verbose:
             _describe(request._replace(url=_models_url(request), body=None), out)
         ids = _list_models(request)
@@ -2707,22 +2693,17 @@ def _run(argv: "List[str]", out: Output) -> int:
         if not ids:
             out.note("the server lists no models")
         return EXIT_OK
-    chat = args.interactive or (not args.prompt and stdin_tty and not args.no_stdin)
-    prompt = "" if chat else _read_prompt(args.prompt, not args.no_stdin and (
-        not args.prompt or "-" in args.prompt or not stdin_tty))
-    request = _model_request(prompt, settings, args, out)
+    request = _model_request(request, prompt, settings, args, out)
     if chat:
         return _chat(args, settings, out, " ".join(args.prompt), request.body.get("model"))
     _answer(request, args, out)
     return EXIT_OK
 
 
-def _model_request(prompt: str, settings: "Dict[str, Any]", args: "Any", out: Output
-                   ) -> Request:
+def _model_request(request: Request, prompt: str, settings: "Dict[str, Any]", args: "Any",
+                   out: Output) -> Request:
     """The request, for the model the server serves when none was named and the server is
     not OpenAI's (GET /models): one, it; several, the user picks; no list, the default."""
-    request = build_request(prompt, **settings)
-    out.protect(request)
     host = _origin(request.url)[1]
     if (settings["model"] or os.environ.get("OPENAI_MODEL") or "model" in settings["extra_body"]
             or host == "api.openai.com" or host.endswith(".openai.azure.com")):
@@ -2781,11 +2762,12 @@ def _explain(exc: OAIStreamError) -> str:
     return message
 
 
-def _quiet(action: "Any") -> None:
+def _quiet(action: "Any") -> "Any":
+    """action()'s result, False if it fails: a stream that cannot say is not a terminal."""
     try:
-        action()
+        return action()
     except Exception:  # already failing: a second failure must not hide the first
-        pass
+        return False
 
 
 def _read_prompt(words: "List[str]", read_stdin: bool) -> str:
@@ -2805,15 +2787,12 @@ def _read_prompt(words: "List[str]", read_stdin: bool) -> str:
 
 
 def _answer(request: Request, args: "Any", out: Output,
-            keep: "Optional[List[Stream]]" = None) -> Stream:
+            keep: "Optional[List[Stream]]" = None) -> None:
     """Send, print, report: the one path of a single answer and of each chat turn. `keep`
     receives the Stream as soon as it exists, so that chat keeps an interrupted answer."""
     if args.verbose:
         _describe(request, out)
-    if out.err_tty and out.status is None:
-        out.status = Status(out.err, out.escapes)
-    elif out.status is not None:
-        out.status.show("waiting")
+    out.status.show("waiting")
 
     def on_retry(exc: OAIStreamError, wait: float, attempt: int) -> None:
         if attempt == 0:
@@ -2832,8 +2811,17 @@ def _answer(request: Request, args: "Any", out: Output,
     else:
         _print_text(answer, args.reasoning, out)
     out.end_text()  # after an error, main() ends the text instead
-    _report(answer, args, out)
-    return answer
+    for notice in answer.notices():
+        out.note(notice)
+    for i, source in enumerate(answer.citations, 1):
+        out.note("source [%d] %s%s" % (i, source["url"], " (%s)" % source["title"]
+                                       if source["title"] else ""))
+    if answer.empty and not answer.cut and not answer.tools:
+        out.note("the answer is empty (finish_reason: %s)" % answer.finish_reason)
+    if args.verbose:  # a reason unknown to oai_stream ends a whole answer: worth a look
+        out.note("finish_reason: %s" % answer.finish_reason)
+    if args.usage:
+        out.note(_usage_line(answer))
 
 
 def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
@@ -2841,17 +2829,16 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
     for batch in answer.batches():
         text = []  # type: List[str]
         for kind, piece in batch:
-            if kind == REASONING:
-                if show_reasoning:
-                    out.reasoning(piece, True)
-                elif out.status is not None and not out.last and not text:
-                    out.status.show("thinking")
-                continue
-            if out.in_reasoning:
-                out.write("".join(text))
-                text = []
-                out.reasoning("", False)
-            text.append(piece)
+            if kind != REASONING:
+                if out.in_reasoning:
+                    out.write("".join(text))
+                    text = []
+                    out.reasoning("", False)
+                text.append(piece)
+            elif show_reasoning:
+                out.reasoning(piece, True)
+            elif not out.last and not text:
+                out.status.show("thinking")
         out.write("".join(text))
 
 
@@ -2871,20 +2858,6 @@ def _print_json(answer: Stream, out: Output) -> None:
             lines.append(_dumps({"event": None if event.event == "json" else event.event,
                                  "data": data}) + "\n")
         out.write("".join(lines))
-
-
-def _report(answer: Stream, args: "Any", out: Output) -> None:
-    for notice in answer.notices():
-        out.note(notice)
-    for i, source in enumerate(answer.citations, 1):
-        out.note("source [%d] %s%s" % (i, source["url"], " (%s)" % source["title"]
-                                       if source["title"] else ""))
-    if answer.empty and not answer.cut and not answer.tools:
-        out.note("the answer is empty (finish_reason: %s)" % answer.finish_reason)
-    if args.verbose:  # a reason unknown to oai_stream ends a whole answer: worth a look
-        out.note("finish_reason: %s" % answer.finish_reason)
-    if args.usage:
-        out.note(_usage_line(answer))
 
 
 def _usage_line(answer: Stream) -> str:
@@ -2933,12 +2906,9 @@ def _shorten(obj: "Any", limit: int = 60) -> "Any":
 
 def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, model: str) -> int:
     """A conversation: history kept, Ctrl-C stops the answer, /exit or Ctrl-D leaves."""
-    tty = _isatty(sys.stdin) and _isatty(sys.stdout)
-    if tty:
-        try:
-            import readline  # noqa: F401  line editing and history where the platform has it
-        except ImportError:
-            pass
+    tty = _quiet(lambda: sys.stdin.isatty() and sys.stdout.isatty())
+    if tty:  # line editing and history where the platform has them
+        _quiet(lambda: __import__("readline"))
     history = []  # type: List[Dict[str, Any]]
     settings = dict(settings, model=model)  # the model the greeting names
     out.note("chat with %s; /exit or %s to leave, Ctrl-C stops an answer; paste several "
@@ -2958,23 +2928,18 @@ def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, mode
             continue
         if line.strip() in ("/exit", "/quit"):
             return EXIT_OK
-        history.append({"role": "user", "content": line.strip("\n")})
-        request = build_request(messages=list(history), **settings)
+        user = {"role": "user", "content": line.strip("\n")}
+        request = build_request(messages=history + [user], **settings)
         answers = []  # type: List[Stream]
         try:
             _answer(request, args, out, answers)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, OAIStreamError) as exc:
             if answers:
                 _quiet(answers[0].close)
             out.end_text()
-            out.note("answer stopped")
-        except OAIStreamError as exc:
-            out.end_text()
-            out.note(_explain(exc))
-        if answers and answers[0].text:
-            history.append({"role": "assistant", "content": answers[0].text})
-        else:
-            history.pop()
+            out.note(_explain(exc) if isinstance(exc, OAIStreamError) else "answer stopped")
+        if answers and answers[0].text:  # a turn without an answer is not sent again
+            history += [user, {"role": "assistant", "content": answers[0].text}]
 
 
 def _chat_input(tty: bool) -> str:
