@@ -2490,15 +2490,12 @@ def _escapes_work(stream: "Any") -> bool:
     """Whether a terminal acts on escapes: not a Windows console without VT processing."""
     if _PLATFORM != "win32":
         return True
-    try:
-        import ctypes
-        import msvcrt
-        kernel32 = ctypes.windll.kernel32  # type: ignore
-        handle, mode = msvcrt.get_osfhandle(stream.fileno()), ctypes.c_uint32()  # type: ignore
-        return bool(kernel32.GetConsoleMode(handle, ctypes.byref(mode)) and
-                    kernel32.SetConsoleMode(handle, mode.value | 4))  # VT processing on
-    except (ImportError, AttributeError, OSError, ValueError):
-        return False
+    import ctypes
+    import msvcrt
+    kernel32 = ctypes.windll.kernel32  # type: ignore
+    handle, mode = msvcrt.get_osfhandle(stream.fileno()), ctypes.c_uint32()  # type: ignore
+    return bool(kernel32.GetConsoleMode(handle, ctypes.byref(mode)) and
+                kernel32.SetConsoleMode(handle, mode.value | 4))  # VT processing on
 
 
 class Output:
@@ -2513,7 +2510,7 @@ class Output:
         self.last = ""  # last character written to stdout
         self.high = ""  # a UTF-16 high surrogate held for its other half
         self.in_reasoning = False
-        escapes = err_tty and _escapes_work(err)
+        escapes = err_tty and _quiet(lambda: _escapes_work(err))
         self.color = escapes and not os.environ.get("NO_COLOR")
         self.status = Status(err if err_tty else None, escapes)
 
@@ -2801,15 +2798,15 @@ def _answer(request: Request, args: "Any", out: Output,
         elif args.verbose or wait > 1.0 or isinstance(exc, IdleTimeout):
             out.note("%s; retrying in %.1f s (retry %d of %d)" % (
                 _cli_words(exc), wait, attempt, request.retries))
-    answer = Stream(request, on_retry, keep is not None)
-    if keep is not None:
-        keep.append(answer)
-    if args.verbose:
-        out.note("HTTP %s %s" % (answer.status, answer.content_type or "(no content type)"))
-    if args.json:
-        _print_json(answer, out)
-    else:
-        _print_text(answer, args.reasoning, out)
+    with Stream(request, on_retry, keep is not None) as answer:  # closed on Ctrl-C too
+        if keep is not None:
+            keep.append(answer)
+        if args.verbose:
+            out.note("HTTP %s %s" % (answer.status, answer.content_type or "(no content type)"))
+        if args.json:
+            _print_json(answer, out)
+        else:
+            _print_text(answer, args.reasoning, out)
     out.end_text()  # after an error, main() ends the text instead
     for notice in answer.notices():
         out.note(notice)
@@ -2934,8 +2931,6 @@ def _chat(args: "Any", settings: "Dict[str, Any]", out: Output, first: str, mode
         try:
             _answer(request, args, out, answers)
         except (KeyboardInterrupt, OAIStreamError) as exc:
-            if answers:
-                _quiet(answers[0].close)
             out.end_text()
             out.note(_explain(exc) if isinstance(exc, OAIStreamError) else "answer stopped")
         if answers and answers[0].text:  # a turn without an answer is not sent again
@@ -2966,7 +2961,7 @@ def _chat_input(tty: bool) -> str:
                 raise
         return "\n".join(lines)
     lines.append(line)
-    while tty and _pending(sys.stdin):  # the rest of a paste is already waiting
+    while tty and _quiet(lambda: _pending(sys.stdin)):  # the rest of a paste is waiting
         lines.append(read(True))
     return "\n".join(lines)
 
@@ -2974,18 +2969,12 @@ def _chat_input(tty: bool) -> str:
 def _pending(stdin: "Any") -> bool:
     """Whether more input is already waiting: a paste. Windows' select takes no console:
     its console input buffer says so instead (msvcrt.kbhit)."""
-    if _PLATFORM == "win32":
-        try:
-            import msvcrt
-        except ImportError:
-            return False
-        time.sleep(0.05)  # the rest of a paste arrives within it
-        return bool(msvcrt.kbhit())  # type: ignore
-    import select
-    try:
+    if _PLATFORM != "win32":
+        import select
         return bool(select.select([stdin], [], [], 0.05)[0])
-    except (OSError, ValueError):
-        return False
+    import msvcrt
+    time.sleep(0.05)  # the rest of a paste arrives within it
+    return bool(msvcrt.kbhit())  # type: ignore
 
 
 if __name__ == "__main__":
