@@ -2499,20 +2499,25 @@ def _escapes_work(stream: "Any") -> bool:
 
 
 class Output:
-    """Answer text to stdout; notices to stderr as `oai_stream: ` lines, secrets scrubbed."""
+    """Answer text to stdout; notices to stderr as `oai_stream: ` lines, secrets scrubbed. On a
+    terminal, a status line while nothing shows ("waiting… 3 s"), erased by any write."""
 
     def __init__(self, out: "Any", err: "Any", raw: bool = False) -> None:
+        import threading
         self.out, self.err, self.raw = out, err, raw
         self.out_tty = _quiet(lambda: out.isatty()) and not raw
-        err_tty = _quiet(lambda: err.isatty())
+        self.err_tty = _quiet(lambda: err.isatty())
         self.secrets = [k.strip() for k in (os.environ.get("OPENAI_API_KEY"),
                                             os.environ.get("AZURE_OPENAI_API_KEY")) if k]
         self.last = ""  # last character written to stdout
         self.high = ""  # a UTF-16 high surrogate held for its other half
         self.in_reasoning = False
-        escapes = err_tty and _quiet(lambda: _escapes_work(err))
+        escapes = self.err_tty and _quiet(lambda: _escapes_work(err))
         self.color = escapes and not os.environ.get("NO_COLOR")
-        self.status = Status(err if err_tty else None, escapes)
+        self.erase = "\r\x1b[K" if escapes else "\r%s\r" % (" " * 40)  # conhost: blanks
+        self.label, self.since, self.shown = "", 0.0, False  # the status line: "" is none
+        self.lock, self.closed = threading.Lock(), threading.Event()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)  # from the first show()
 
     def write(self, text: str) -> None:
         if not text:
@@ -2525,7 +2530,7 @@ class Output:
                 return
         if self.out_tty:
             text = _neutralise(text)
-        self.status.stop()
+        self.hush()
         self.last = text[-1:] or self.last  # first: a Ctrl-C right after must still see it
         _write(self.out, text)
 
@@ -2562,54 +2567,42 @@ class Output:
         self.stderr(message)
 
     def stderr(self, text: str) -> None:
-        self.status.stop()
+        self.hush()
         if self.err is not None:
             _write(self.err, text)
 
     def end_text(self) -> None:
         """Exactly one newline at the end if the text does not already end with one."""
-        self.status.stop()
+        self.hush()
         self.reasoning("", False)
         if self.high:
             self.write("\ufffd")
         if self.last and self.last != "\n":
             self.write("\n")
 
-
-class Status:
-    """A transient line on a terminal's stderr while nothing shows ("waiting… 3 s"), erased
-    the moment anything is written. A thread ticks it from show(); err None: no terminal."""
-
-    def __init__(self, err: "Any", escapes: bool) -> None:
-        import threading
-        self.err, self.label, self.since = err, "", 0.0
-        self.erase = "\r\x1b[K" if escapes else "\r%s\r" % (" " * 40)  # conhost: blanks
-        self.lock, self.shown, self.active = threading.Lock(), False, False
-        self.closed = threading.Event()
-        self.ticker = threading.Thread(target=self._tick, daemon=True)
-
-    def close(self) -> None:
-        self.stop()
-        self.closed.set()
-
     def show(self, label: str) -> None:
+        """The status line, its seconds counted from now unless it already says this."""
         with self.lock:
-            if label != self.label or not self.active:
-                self.label, self.since, self.active = label, time.monotonic(), True
-            if self.err is not None and self.ticker.ident is None:
+            if label != self.label:
+                self.label, self.since = label, time.monotonic()
+            if self.err_tty and self.ticker.ident is None:
                 self.ticker.start()
 
-    def stop(self) -> None:
+    def hush(self) -> None:
         with self.lock:
-            self.active = False
+            self.label = ""
             if self.shown:
                 _write(self.err, self.erase)
                 self.shown = False
 
+    def close(self) -> None:
+        self.hush()
+        self.closed.set()
+
     def _tick(self) -> None:
         while not self.closed.wait(1.0):
             with self.lock:
-                if self.active:
+                if self.label:
                     elapsed = time.monotonic() - self.since
                     _write(self.err, "%s%s\u2026 %d s" % (self.erase, self.label, elapsed))
                     self.shown = True
@@ -2646,7 +2639,7 @@ def main(argv: "Optional[List[str]]" = None) -> int:
         _quiet(lambda: out.note(message))
         return EXIT_FAILURE
     finally:
-        out.status.close()
+        out.close()
 
 
 def _run(argv: "List[str]", out: Output) -> int:
@@ -2789,7 +2782,7 @@ def _answer(request: Request, args: "Any", out: Output,
     receives the Stream as soon as it exists, so that chat keeps an interrupted answer."""
     if args.verbose:
         _describe(request, out)
-    out.status.show("waiting")
+    out.show("waiting")
 
     def on_retry(exc: OAIStreamError, wait: float, attempt: int) -> None:
         if attempt == 0:
@@ -2835,7 +2828,7 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
             elif show_reasoning:
                 out.reasoning(piece, True)
             elif not out.last and not text:
-                out.status.show("thinking")
+                out.show("thinking")
         out.write("".join(text))
 
 
