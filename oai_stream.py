@@ -2444,10 +2444,6 @@ def _no_constant(name: str) -> None:
     raise UsageError("-o values cannot be %s: JSON has no such number" % name)
 
 
-def _not_json(name: str) -> None:
-    raise ValueError("%s is not JSON" % name)
-
-
 def _parse_headers(lines: "List[str]") -> "Dict[str, str]":
     headers = {}
     for line in lines:
@@ -2486,10 +2482,8 @@ def _write(stream: "Any", text: str) -> None:
     out.flush()
 
 
-def _escapes_work(stream: "Any") -> bool:
-    """Whether a terminal acts on escapes: not a Windows console without VT processing."""
-    if _PLATFORM != "win32":
-        return True
+def _vt_processing(stream: "Any") -> bool:
+    """Whether a Windows console acts on escapes: its VT processing turned on."""
     import ctypes
     import msvcrt
     kernel32 = ctypes.windll.kernel32  # type: ignore
@@ -2512,7 +2506,7 @@ class Output:
         self.last = ""  # last character written to stdout
         self.high = ""  # a UTF-16 high surrogate held for its other half
         self.in_reasoning = False
-        escapes = self.err_tty and _quiet(lambda: _escapes_work(err))
+        escapes = self.err_tty and (_PLATFORM != "win32" or _quiet(lambda: _vt_processing(err)))
         self.color = escapes and not os.environ.get("NO_COLOR")
         self.erase = "\r\x1b[K" if escapes else "\r%s\r" % (" " * 40)  # conhost: blanks
         self.label, self.since, self.shown = "", 0.0, False  # the status line: "" is none
@@ -2621,15 +2615,13 @@ def main(argv: "Optional[List[str]]" = None) -> int:
     except UsageError as exc:
         out.note("%s (see --help)" % exc)
         return EXIT_USAGE
-    except OAIStreamError as exc:
-        message = _explain(exc)
+    except (OAIStreamError, KeyboardInterrupt) as exc:
         _quiet(out.end_text)  # the text so far stays, ended by a newline
-        _quiet(lambda: out.note(message))
+        if isinstance(exc, KeyboardInterrupt):
+            _quiet(lambda: out.note("interrupted"))
+            return EXIT_INTERRUPTED
+        _quiet(lambda: out.note(_explain(exc)))
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
-    except KeyboardInterrupt:
-        _quiet(out.end_text)
-        _quiet(lambda: out.note("interrupted"))
-        return EXIT_INTERRUPTED
     except OSError as exc:  # stdout gone: its reader left (| head), a full disk, closed
         _quiet(_silence_stdout)
         # Windows says EINVAL, not EPIPE, when the reader of a pipe has left.
@@ -2661,10 +2653,9 @@ def _run(argv: "List[str]", out: Output) -> int:
                     think_tags=not args.no_think_tags, no_stream=args.no_stream,
                     allow_http_key=args.allow_http_key)
     stdin_tty = _quiet(lambda: sys.stdin.isatty())
-    if args.interactive:
-        for flag in ("json", "models", "no_stdin"):
-            if getattr(args, flag):
-                raise UsageError("--%s does not work in chat mode" % flag.replace("_", "-"))
+    for flag in ("json", "models", "no_stdin"):
+        if args.interactive and getattr(args, flag):
+            raise UsageError("--%s does not work in chat mode" % flag.replace("_", "-"))
     if args.models:
         for dest in _NOT_FOR_MODELS:
             if getattr(args, dest) not in (None, False, [], parser.get_default(dest)):
@@ -2692,8 +2683,7 @@ def _run(argv: "List[str]", out: Output) -> int:
 
 def _model_request(request: Request, prompt: str, settings: "Dict[str, Any]", args: "Any",
                    out: Output) -> Request:
-    """The request, for the model the server serves when none was named and the server is
-    not OpenAI's (GET /models): one, it; several, the user picks; no list, the default."""
+    """No model named, a server not OpenAI's: GET /models; one, it; several, the user picks."""
     host = _origin(request.url)[1]
     if (settings["model"] or os.environ.get("OPENAI_MODEL") or "model" in settings["extra_body"]
             or host == "api.openai.com" or host.endswith(".openai.azure.com")):
@@ -2724,8 +2714,7 @@ def _silence_stdout() -> None:
 
 
 def _cli_words(exc: OAIStreamError) -> str:
-    """Our messages name the parameter they are about (first, or in parentheses); the
-    command line names its flag. A server's words (APIError) are never rewritten."""
+    """Our messages' parameter (first, or in parentheses) as its flag; a server's words stay."""
     message, param = str(exc), exc.param
     if param is None or isinstance(exc, APIError):
         return message
@@ -2761,16 +2750,14 @@ def _quiet(action: "Any") -> "Any":
 
 
 def _read_prompt(words: "List[str]", read_stdin: bool) -> str:
-    """Words joined by spaces, then a blank line and stdin when it is to be read; a BOM and
-    CRLF line ends (PowerShell pipes both) are not part of what was typed."""
+    """Words, then a blank line and stdin if read, without the BOM and CRs PowerShell pipes."""
     prompt = " ".join(w for w in words if w != "-")
     if read_stdin:
         data = getattr(sys.stdin, "buffer", sys.stdin).read() if sys.stdin else b""
         if isinstance(data, bytes):
             data = data.decode("utf-8", "replace")
         data = data.lstrip("\ufeff").replace("\r\n", "\n").rstrip("\n")
-        if data:
-            prompt = prompt + "\n\n" + data if prompt else data
+        prompt = "\n\n".join(part for part in (prompt, data) if part)
     if not prompt.strip():
         raise UsageError("no prompt: give one as arguments or on stdin")
     return prompt
@@ -2778,17 +2765,15 @@ def _read_prompt(words: "List[str]", read_stdin: bool) -> str:
 
 def _answer(request: Request, args: "Any", out: Output,
             keep: "Optional[List[Stream]]" = None) -> None:
-    """Send, print, report: the one path of a single answer and of each chat turn. `keep`
-    receives the Stream as soon as it exists, so that chat keeps an interrupted answer."""
+    """Send, print, report; `keep` gets the Stream at once, so chat keeps an interrupted answer."""
     if args.verbose:
         _describe(request, out)
     out.show("waiting")
 
     def on_retry(exc: OAIStreamError, wait: float, attempt: int) -> None:
-        if attempt == 0:
-            if args.verbose:
-                out.note("%s; sending again without the field the server rejected" % exc)
-        elif args.verbose or wait > 1.0 or isinstance(exc, IdleTimeout):
+        if attempt == 0 and args.verbose:
+            out.note("%s; sending again without the field the server rejected" % exc)
+        elif attempt and (args.verbose or wait > 1.0 or isinstance(exc, IdleTimeout)):
             out.note("%s; retrying in %.1f s (retry %d of %d)" % (
                 _cli_words(exc), wait, attempt, request.retries))
     with Stream(request, on_retry, keep is not None) as answer:  # closed on Ctrl-C too
@@ -2834,7 +2819,7 @@ def _print_text(answer: Stream, show_reasoning: bool, out: Output) -> None:
 
 def _print_json(answer: Stream, out: Output) -> None:
     """One JSON line per event, {"event": name, "data": JSON or the raw string}; no [DONE]."""
-    decode = json.JSONDecoder(parse_constant=_not_json).decode  # NaN stays the raw string
+    decode = json.JSONDecoder(parse_constant=_number).decode  # NaN (refused): the raw string stays
     for events in answer.raw_events():
         lines = []
         for event in events:
@@ -2858,12 +2843,11 @@ def _usage_line(answer: Stream) -> str:
             prompt, "" if cached is None else " (%d cached)" % cached, completion,
             "" if reasoning is None else " (%d reasoning)" % reasoning,
             total if total is not None else (prompt or 0) + (completion or 0))
-    if answer.first_token_time is None:
-        return line
-    line += "; first token %.2f s" % answer.first_token_time
-    span = (answer.elapsed or 0) - answer.first_token_time
-    if completion and span > 0 and answer.text_reads > 1:  # one read: no speed measured
-        line += ", %.1f tokens/s" % (completion / span)
+    if answer.first_token_time is not None:
+        line += "; first token %.2f s" % answer.first_token_time
+        span = (answer.elapsed or 0) - answer.first_token_time
+        if completion and span > 0 and answer.text_reads > 1:  # one read: no speed measured
+            line += ", %.1f tokens/s" % (completion / span)
     return line
 
 
@@ -2960,8 +2944,7 @@ def _chat_input(tty: bool) -> str:
 
 
 def _pending(stdin: "Any") -> bool:
-    """Whether more input is already waiting: a paste. Windows' select takes no console:
-    its console input buffer says so instead (msvcrt.kbhit)."""
+    """Whether more input already waits (a paste); Windows' select takes no console: kbhit."""
     if _PLATFORM != "win32":
         import select
         return bool(select.select([stdin], [], [], 0.05)[0])
