@@ -1915,15 +1915,13 @@ def _is_loopback(host: str) -> bool:
 
 
 class _Answer:
-    """What both stream objects share: the request, the pure decoder, retries, timings, and
-    the step of their read loops (`_step`). perf_counter: Windows' monotonic clock ticks in
-    15.6 ms steps before 3.13, too coarse for --usage."""
+    """What both stream objects share: request, decoder, retries, timings, the read step."""
 
     def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]",
                  keep_text: bool) -> None:
         import io
         self.request, self.on_retry = request, on_retry
-        self.started = time.perf_counter()
+        self.started = time.perf_counter()  # monotonic() ticks in 15.6 ms on Windows < 3.13
         self.first_token_time = None  # type: Optional[float]
         self.elapsed = None  # type: Optional[float]
         self.text_reads = 0  # reads that brought parts: one alone measures no speed
@@ -1992,8 +1990,7 @@ class _Answer:
         self._progress = time.perf_counter()
 
     def _step(self, raw: "Optional[bytes]", mode: str) -> "List[Any]":
-        """One read (None: output is still to come from bytes already here: `backlog`)
-        through the decoder: what it brings to an iteration of texts, parts or events."""
+        """One read (None: the decoder's `backlog`) decoded, shaped for a `mode` iteration."""
         decoder = self._decoder
         events, parts = decoder.feed(raw or b"") if raw or decoder.backlog else decoder.eof()
         if parts or events and mode == "events":
@@ -2016,8 +2013,7 @@ class _Answer:
         return [events] if events or parts else []
 
     def _wait(self) -> float:
-        """How long the next read may wait: `timeout` since the answer last progressed,
-        and what is left of `max_time`."""
+        """How long the next read may wait: `timeout` since the last progress, in `max_time`."""
         now, request = time.perf_counter(), self.request
         left = request.timeout - (now - self._progress)
         if request.max_time is not None and request.max_time - (now - self.started) < left:
@@ -2029,8 +2025,7 @@ class _Answer:
         return left
 
     def _recover(self, exc: OAIStreamError) -> float:
-        """After a failure: the connection dropped and the seconds to wait before sending
-        again, or the failure raised again when it stands."""
+        """After a failure: disconnected and the seconds to wait to retry, or it raised again."""
         if self._delivered:  # a repeated request would repeat the output
             raise exc
         fallback = without_rejected_field(self.request, exc)
@@ -2064,8 +2059,7 @@ class _Answer:
 
 
 def _mend(text: str) -> str:
-    """UTF-16 surrogate pairs that JSON escapes split across deltas, joined into one
-    character; a lone surrogate becomes U+FFFD."""
+    """Surrogate pairs that JSON escapes split across deltas joined; a lone one is U+FFFD."""
     try:
         text.encode("utf-8")
         return text
@@ -2125,9 +2119,8 @@ class Stream(_Answer):
             self.close()
 
     def _read(self) -> bytes:
-        # One socket read at a time: fp.read1() returns what is buffered or what one recv()
-        # delivers, so every event in it is handed on at once, and no read waits for more.
-        # (HTTPResponse.read1() would stop at each HTTP chunk: one event, one write per call.)
+        # fp.read1(): what is buffered or one recv() brings, every event in it handed on at
+        # once (HTTPResponse.read1() would stop at each HTTP chunk: one event, one write each).
         import http.client
         import socket
         self._response.sock.settimeout(self._wait())
@@ -2164,10 +2157,17 @@ class AsyncStream(_Answer):
         self._rest = b""  # body bytes that arrived with the head
 
     def __await__(self) -> "Any":
-        return self._open().__await__()
+        return self.__aenter__().__await__()
 
-    async def __aenter__(self) -> "AsyncStream":
-        return await self._open()
+    async def __aenter__(self) -> "AsyncStream":  # also `await s` and the first read
+        if self._state == "new":
+            self._state = "open"
+            try:
+                await self._connect()
+            except BaseException:
+                self.close()
+                raise
+        return self
 
     async def __aexit__(self, *exc: "Any") -> None:
         await self.aclose()
@@ -2180,16 +2180,6 @@ class AsyncStream(_Answer):
 
     async def aclose(self) -> None:
         self.close()
-
-    async def _open(self) -> "AsyncStream":
-        if self._state == "new":
-            self._state = "open"
-            try:
-                await self._connect()
-            except BaseException:
-                self.close()
-                raise
-        return self
 
     async def _connect(self) -> None:
         import asyncio
@@ -2205,26 +2195,24 @@ class AsyncStream(_Answer):
     async def _next(self, mode: str) -> "List[Any]":
         """What the next read brings (see `_step`); StopAsyncIteration at the end."""
         import asyncio
-        await self._open()
+        await self.__aenter__()
         try:
             while self._state != "closed":  # aclose() in the loop body ends it quietly
                 try:
                     if self._decoder.ended:
                         self._decoder.check()  # raises what went wrong, if anything
                         break
-                    data = None if self._decoder.backlog else await self._read()
-                    items = self._step(data, mode)
+                    items = self._step(None if self._decoder.backlog else await self._read(), mode)
                 except OAIStreamError as exc:
                     await asyncio.sleep(self._recover(exc))
                     await self._connect()
                     continue
                 if items:
                     return items
-        except BaseException:  # our errors, cancellation
+            raise StopAsyncIteration
+        except BaseException:  # the end, our errors, cancellation
             self.close()
             raise
-        self.close()
-        raise StopAsyncIteration
 
     async def _read(self) -> bytes:
         data, self._rest = self._rest, b""
@@ -2246,8 +2234,7 @@ class AsyncStream(_Answer):
 
 
 class _AsyncIterator:
-    """One pass over an AsyncStream: texts, part lists or event lists. Dropping it before
-    the end (break, an exception in the loop body) closes the connection at once."""
+    """One pass over an AsyncStream; dropping it before the end closes the connection."""
 
     def __init__(self, stream: AsyncStream, mode: str) -> None:
         stream._iterate()  # before any attribute: __del__ of a refused one has nothing to do
@@ -2303,10 +2290,8 @@ def list_models(*, base_url: "Optional[str]" = None, api_key: "Optional[str]" = 
 
 
 def _models_url(request: Request) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-    parts = urlsplit(request.url)
-    path = parts.path[:-len(ADAPTERS[request.api].path)] + "/models"
-    return urlunsplit(parts._replace(path=path))
+    url, mark, query = request.url.partition("?")  # the path ends with the adapter's
+    return url[:-len(ADAPTERS[request.api].path)] + "/models" + mark + query
 
 
 def _list_models(request: Request) -> "List[str]":
