@@ -2082,9 +2082,6 @@ class Stream(_Answer):
             self.close()
             raise
 
-    def __iter__(self) -> "Iterator[str]":
-        return self._items("text")
-
     def __enter__(self) -> "Stream":
         return self
 
@@ -2101,7 +2098,7 @@ class Stream(_Answer):
                 time.sleep(self._recover(exc))
         self._start(self._response.status, _header_dict(self._response.headers.items()))
 
-    def _items(self, mode: str) -> "Iterator[Any]":
+    def _items(self, mode: str = "text") -> "Iterator[Any]":
         self._iterate()
         try:
             while self._state != "closed":  # close() in the loop body ends it quietly
@@ -2109,14 +2106,14 @@ class Stream(_Answer):
                     if self._decoder.ended:
                         self._decoder.check()  # raises what went wrong, if anything
                         return
-                    items = self._step(None if self._decoder.backlog else self._read(), mode)
+                    yield from self._step(None if self._decoder.backlog else self._read(), mode)
                 except OAIStreamError as exc:
                     time.sleep(self._recover(exc))
                     self._connect()
-                    continue
-                yield from items
         finally:
             self.close()
+
+    __iter__ = _items  # the text deltas
 
     def _read(self) -> bytes:
         # fp.read1(): what is buffered or one recv() brings, every event in it handed on at
@@ -2147,8 +2144,7 @@ class AsyncStream(_Answer):
     `raw_events()`. The request goes out on the first of these. Cancelling the task,
     leaving the loop early or an exception in it closes the connection."""
 
-    def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]" = None
-                 ) -> None:
+    def __init__(self, request: Request, on_retry: "Optional[Callable[..., None]]" = None) -> None:
         if sys.version_info < (3, 7):
             raise ConfigError("astream() needs Python 3.7 or newer (asyncio's start_tls); "
                               "this is %s: use stream()" % sys.version.split()[0])
@@ -2172,11 +2168,10 @@ class AsyncStream(_Answer):
     async def __aexit__(self, *exc: "Any") -> None:
         await self.aclose()
 
-    def __aiter__(self) -> "_AsyncIterator":
-        return _AsyncIterator(self, "text")
-
-    def _items(self, mode: str) -> "_AsyncIterator":
+    def _items(self, mode: str = "text") -> "_AsyncIterator":
         return _AsyncIterator(self, mode)
+
+    __aiter__ = _items  # the text deltas
 
     async def aclose(self) -> None:
         self.close()
@@ -2203,12 +2198,11 @@ class AsyncStream(_Answer):
                         self._decoder.check()  # raises what went wrong, if anything
                         break
                     items = self._step(None if self._decoder.backlog else await self._read(), mode)
+                    if items:
+                        return items
                 except OAIStreamError as exc:
                     await asyncio.sleep(self._recover(exc))
                     await self._connect()
-                    continue
-                if items:
-                    return items
             raise StopAsyncIteration
         except BaseException:  # the end, our errors, cancellation
             self.close()
@@ -2297,13 +2291,11 @@ def _models_url(request: Request) -> str:
 def _list_models(request: Request) -> "List[str]":
     """GET /models beside the request's endpoint, once (no retries): the ids, sorted."""
     import http.client
-    response = _urlopen(request._replace(url=_models_url(request), body=None), request.timeout)
-    try:
-        body = response.read(MAX_BODY_SIZE + 1)
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        raise _read_error(exc)
-    finally:
-        response.close()
+    with _urlopen(request._replace(url=_models_url(request), body=None), request.timeout) as r:
+        try:
+            body = r.read(MAX_BODY_SIZE + 1)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise _read_error(exc)
     obj = _loads(body.decode("utf-8", "replace"), "invalid JSON from /models")
     items = obj.get("data", obj.get("models")) if isinstance(obj, dict) else obj
     if not isinstance(items, list):
