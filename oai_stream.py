@@ -2130,11 +2130,10 @@ class Stream(_Answer):
             raise _read_error(exc)
 
     def _disconnect(self) -> None:
-        if self._response is not None:
-            try:  # first: a read blocked in another thread (_interruptible) ends at once
+        import contextlib
+        if self._response is not None:  # shutdown first: a read in _interruptible ends at once
+            with contextlib.suppress(OSError, AttributeError):  # closed already; no socket
                 self._response.sock.shutdown(2)  # socket.SHUT_RDWR
-            except (OSError, AttributeError):  # already closed; a response without a socket
-                pass
             self._response.close()
 
 
@@ -2219,11 +2218,10 @@ class AsyncStream(_Answer):
             raise _read_error(exc)
 
     def _disconnect(self) -> None:
+        import contextlib
         if self._conn is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to release
                 self._conn.close()
-            except RuntimeError:  # the loop is already closed: nothing left to release
-                pass
             self._conn = None
 
 
