@@ -494,20 +494,17 @@ class Adapter:
     # Fields the adapter adds on its own that some servers reject (HTTP 400/422): dropped
     # (None) or renamed when the error names them. Fields the caller set are never touched.
     optional_fields = {}  # type: Dict[str, Optional[str]]
+    # What the stream told so far; an instance sets its own.
+    hidden = ended = False  # other choices arrived and were not shown; a terminal event arrived
+    finish_reason = meaning = model = None  # type: Optional[str]  # meaning: LIMIT, FILTER...
+    usage = timings = None  # type: Any  # timings: llama.cpp's, when it sends no usage
+    why = ""  # the finish reason as the notices quote it
+    other = ()  # type: Tuple[str, ...]  # APIs of the last text-less event
 
     def __init__(self, choices: int = 1) -> None:
         self.several = choices > 1  # n > 1 was asked for: choice 0 is the answer
-        self.hidden = False  # other choices arrived and were not shown
-        self.ended = False  # a terminal event arrived
-        self.finish_reason = None  # type: Optional[str]
-        self.meaning = None  # type: Optional[str]  # of the finish reason: LIMIT, FILTER...
-        self.usage = None  # type: Optional[Dict[str, Any]]
-        self.timings = None  # type: Any  # llama.cpp's, when it sends no usage
-        self.model = None  # type: Optional[str]
         self.tools = []  # type: List[str]  # names of the tools the model asked to call
         self.citations = []  # type: List[Dict[str, str]]  # {"url", "title"}, in order
-        self.why = ""  # the finish reason as the notices quote it
-        self.other = ()  # type: Tuple[str, ...]  # APIs of the last text-less event
 
     def complete(self) -> bool:
         """Whether the stream so far holds a whole answer (checked at end of stream)."""
@@ -524,15 +521,13 @@ class Adapter:
 
     def notices(self) -> "List[str]":
         """What the user should know about how the answer ended."""
-        out = []
-        if self.cut:
-            out.append("the answer was cut short by %s (%s)" % (self.meaning, self.why))
-        if self.tools:  # whatever the finish reason: some servers end a tool call with stop
-            out.append("the model asked to call a tool (%s); oai_stream runs no tools"
-                       % ", ".join(self.tools))
-        if self.hidden:
-            out.append("the server sent several choices (n > 1); only the first is shown")
-        return out
+        return [notice for shown, notice in (
+            (self.cut, "the answer was cut short by %s (%s)" % (self.meaning, self.why)),
+            # whatever the finish reason: some servers end a tool call with stop
+            (self.tools, "the model asked to call a tool (%s); oai_stream runs no tools"
+             % ", ".join(self.tools)),
+            (self.hidden, "the server sent several choices (n > 1); only the first is shown"),
+        ) if shown]
 
     def usage_counts(self) -> "Tuple[Optional[int], ...]":
         """(prompt, completion, total, reasoning, cached) tokens; None where not sent."""
@@ -595,11 +590,12 @@ class ChatAdapter(Adapter):
                    "prompt_tokens_details.cached_tokens")
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
-        # OpenAI's reasoning models reject max_tokens; compatible servers may not know
-        # max_completion_tokens and would silently ignore it.
-        body = _sampling({"model": model, "messages": messages, "stream": stream},
-                         "max_completion_tokens" if openai_host else "max_tokens",
-                         max_tokens, temperature)
+        body = {"model": model, "messages": messages, "stream": stream}  # type: Dict[str, Any]
+        if max_tokens is not None:  # OpenAI's reasoning models reject max_tokens; compatible
+            # servers may not know max_completion_tokens and would silently ignore it.
+            body["max_completion_tokens" if openai_host else "max_tokens"] = max_tokens
+        if temperature is not None:
+            body["temperature"] = temperature
         if usage and stream:  # only when asked: some servers reject unknown fields
             body["stream_options"] = {"include_usage": True}
         return body
@@ -626,10 +622,8 @@ class ChatAdapter(Adapter):
 
     def _answer(self, obj: "Dict[str, Any]", field: str) -> "List[Part]":
         """The parts of one chunk (field "delta") or of a whole answer ("message")."""
-        if obj.get("usage"):
-            self.usage = obj["usage"]
-        if obj.get("timings"):
-            self.timings = obj["timings"]
+        self.usage = obj.get("usage") or self.usage
+        self.timings = obj.get("timings") or self.timings
         if self.model is None and isinstance(obj.get("model"), str):
             self.model = obj["model"]
         if "citations" in obj or "search_results" in obj:  # Perplexity, on every chunk
@@ -639,19 +633,18 @@ class ChatAdapter(Adapter):
         choice = _choice(choices, self.several)
         if self.several and isinstance(choices, list) and any(c is not choice for c in choices):
             self.hidden = True
-        if choice is None:
-            self.other = _claimed_by(obj)
-            return []  # usage chunk, Azure's prompt_filter_results, keep-alive objects
-        reason = choice.get("finish_reason")
-        if reason and isinstance(reason, str):
-            self._finished(reason)
-            groq = obj.get("x_groq")  # Groq's usage, before it adopted include_usage
-            if isinstance(groq, dict) and groq.get("usage") and not self.usage:
-                self.usage = groq["usage"]
-        parts = self._parts(choice, field)
-        if not parts:
-            self.other = _claimed_by(obj)
-        return parts
+        if choice is not None:
+            reason = choice.get("finish_reason")
+            if reason and isinstance(reason, str):
+                self._finished(reason)
+                groq = obj.get("x_groq")  # Groq's usage, before it adopted include_usage
+                if isinstance(groq, dict) and groq.get("usage") and not self.usage:
+                    self.usage = groq["usage"]
+            parts = self._parts(choice, field)
+            if parts:
+                return parts
+        self.other = _claimed_by(obj)  # usage chunk, Azure's prompt_filter_results, keep-alive
+        return []
 
     def _parts(self, choice: "Dict[str, Any]", field: str) -> "List[Part]":
         delta = choice.get(field)
@@ -729,13 +722,9 @@ class ResponsesAdapter(Adapter):
     name, path = "responses", "/responses"
     usage_names = ("input_tokens", "output_tokens", "total_tokens",
                    "output_tokens_details.reasoning_tokens", "input_tokens_details.cached_tokens")
-    _kinds = {
-        "response.output_text.delta": TEXT,
-        "response.audio.transcript.delta": TEXT,
-        "response.refusal.delta": REFUSAL,
-        "response.reasoning_summary_text.delta": REASONING,
-        "response.reasoning_text.delta": REASONING,
-    }
+    _kinds = {"response.output_text.delta": TEXT, "response.audio.transcript.delta": TEXT,
+              "response.refusal.delta": REFUSAL, "response.reasoning_text.delta": REASONING,
+              "response.reasoning_summary_text.delta": REASONING}
     _ends = ("response.completed", "response.incomplete", "response.failed")
     # Events read; others (partial images: MiBs of base64) are not even parsed.
     _read = set(_kinds) | set(_ends) | {
@@ -755,8 +744,11 @@ class ResponsesAdapter(Adapter):
             body["instructions"] = "\n\n".join(system)
         body["input"] = (rest[0]["content"] if len(rest) == 1 and rest[0].get("role") == "user"
                          else rest)
-        # usage always arrives in response.completed
-        return _sampling(body, "max_output_tokens", max_tokens, temperature)
+        if max_tokens is not None:
+            body["max_output_tokens"] = max_tokens
+        if temperature is not None:
+            body["temperature"] = temperature
+        return body  # usage always arrives in response.completed
 
     def feed(self, event):
         name = event.event
@@ -775,12 +767,13 @@ class ResponsesAdapter(Adapter):
             if kind == "response.failed":
                 raise _error_from(response.get("error") or {"message": "response failed"})
             return parts
-        if kind == "response.output_text.done":
-            return self._closing(index, _text_parts(obj.get("text")))
-        if kind == "response.content_part.done":
-            return self._closing(index, self._contents([obj.get("part")]))
         if kind in ("response.output_item.added", "response.output_item.done"):
-            return self._closing(index, self._item(obj.get("item")))
+            return self._closing(index, obj.get("item"))
+        if kind == "response.content_part.done":
+            return self._closing(index, {"content": [obj.get("part")]})
+        if kind == "response.output_text.done":
+            text = {"type": "output_text", "text": obj.get("text")}
+            return self._closing(index, {"content": [text]})
         if kind == "response.output_text.annotation.added":
             self._cite([obj.get("annotation")])
         elif kind == "error" or obj.get("error") and not kind.startswith("response."):
@@ -815,34 +808,27 @@ class ResponsesAdapter(Adapter):
         output = response.get("output")
         parts = []  # type: List[Part]
         for index, item in enumerate(output if isinstance(output, list) else []):
-            parts += self._closing(index, self._item(item))
+            parts += self._closing(index, item)
         return parts
 
-    def _item(self, item: "Any") -> "List[Part]":
-        """The text of an output item; a tool call of any kind is named."""
-        if not isinstance(item, dict):
-            return []
+    def _closing(self, index: "Any", item: "Any") -> "List[Part]":
+        """An output item in a closing event: a tool call of any kind is named; its text is
+        given if no event gave text for that item yet (when the server numbers no deltas,
+        if none came)."""
+        item = item if isinstance(item, dict) else {}
         kind = item.get("type") if isinstance(item.get("type"), str) else ""
         if (kind.endswith("_call") or kind == "mcp_approval_request") and kind not in _RAN:
             self._tool(item.get("name") or kind)  # computer_call, shell_call... have no name
-        return self._contents(item.get("content"))
-
-    def _contents(self, contents: "Any") -> "List[Part]":
-        parts = []  # type: List[Part]
-        for content in contents if isinstance(contents, list) else []:
+        texts = []
+        for content in item.get("content") if isinstance(item.get("content"), list) else []:
             if isinstance(content, dict) and content.get("type") == "output_text":
-                parts += _text_parts(content.get("text"))
+                texts.append((TEXT, content.get("text")))
                 self._cite(content.get("annotations"))
             elif isinstance(content, dict) and content.get("type") == "refusal":
-                parts += _text_parts(content.get("refusal"), REFUSAL)
-        return parts
-
-    def _closing(self, index: "Any", parts: "List[Part]") -> "List[Part]":
-        """Text from a closing event: only for an output item no event gave text for yet
-        (when the server numbers no deltas, only if none came)."""
+                texts.append((REFUSAL, content.get("refusal")))
         if index in self._taken or None in self._taken:
             return []
-        return [q for p in parts for q in self._text(p.kind, p.text, index)]
+        return [p for kind, text in texts for p in self._text(kind, _text_of(text), index)]
 
     def _text(self, kind: str, text: str, key: "Any") -> "List[Part]":
         """Text of one output item (or reasoning summary part); a blank line between them."""
@@ -853,16 +839,6 @@ class ResponsesAdapter(Adapter):
         if kind != REASONING:
             self._taken.add(key)
         return [Part(kind, text if last == key else "\n\n" + text)]
-
-
-def _sampling(body: "Dict[str, Any]", max_field: str, max_tokens: "Optional[int]",
-              temperature: "Optional[float]") -> "Dict[str, Any]":
-    """The options every API shares, under each API's own names."""
-    if max_tokens is not None:
-        body[max_field] = max_tokens
-    if temperature is not None:
-        body["temperature"] = temperature
-    return body
 
 
 ADAPTERS = {a.name: a for a in (ChatAdapter, CompletionsAdapter, ResponsesAdapter)}
