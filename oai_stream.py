@@ -927,7 +927,9 @@ class ThinkSplitter:
                 self.state, text = "think", head[len(self.OPEN):]
             if self.state == "think":
                 end = text.find(self.CLOSE)
-                cut = end if end >= 0 else len(text) - _tag_prefix(text, self.CLOSE)
+                cut = end if end >= 0 else text.rfind("<")  # a last "<" may begin the tag
+                if cut < 0 or end < 0 and not self.CLOSE.startswith(text[cut:]):
+                    cut = len(text)
                 if cut:
                     out.append(Part(REASONING, text[:cut]))
                 if end < 0:
@@ -944,14 +946,6 @@ class ThinkSplitter:
         """End of stream: what was held back is text (start) or reasoning (inside)."""
         held, self.held = self.held, ""
         return [Part(REASONING if self.state == "think" else TEXT, held)] if held else []
-
-
-def _tag_prefix(text: str, tag: str) -> int:
-    """Length of the longest end of `text` that is a beginning of `tag`."""
-    for n in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:n]):
-            return n
-    return 0
 
 
 def _error_from(obj: "Any", status: "Optional[int]" = None, url: "Optional[str]" = None

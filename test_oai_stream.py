@@ -889,7 +889,10 @@ def test_what_the_think_splitter_holds_at_the_end_is_text_or_reasoning():
     ("", 0), ("xyz", 0), ("x<", 1), ("x</th", 4), ("x</think", 7), ("a</think>", 0), ("</", 2),
 ])
 def test_only_a_possible_closing_tag_is_held(text, held):
-    assert oai_stream._tag_prefix(text, "</think>") == held
+    splitter = oai_stream.ThinkSplitter()
+    out = splitter.feed([oai_stream.Part(oai_stream.TEXT, "<think>r" + text)])
+    assert len(splitter.held) == held
+    assert "".join(p.text for p in out) + splitter.held == "r" + text.replace("</think>", "")
 
 
 def test_legacy_function_calls_and_search_results_alone():
