@@ -555,16 +555,13 @@ class Adapter:
     def _cite(self, items: "Any") -> None:
         """Perplexity's URLs, OpenRouter's and OpenAI's url_citation, Responses' file ids."""
         for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict):
-                item = item.get("url_citation") or item
-                url = item.get("url") or item.get("file_id")
-                title = item.get("title") or item.get("filename")
-            else:
-                url, title = item, None
+            item = item if isinstance(item, dict) else {"url": item}
+            item = item["url_citation"] if isinstance(item.get("url_citation"), dict) else item
+            url = item.get("url") or item.get("file_id")
+            title = item.get("title") or item.get("filename")
             if (isinstance(url, str) and url and len(self.citations) < MAX_LISTED
                     and all(c["url"] != url for c in self.citations)):
-                self.citations.append({"url": url, "title": title if isinstance(title, str)
-                                       else ""})
+                self.citations.append(dict(url=url, title=title if isinstance(title, str) else ""))
 
 
 def _claimed_by(obj: "Dict[str, Any]") -> "Tuple[str, ...]":
@@ -653,23 +650,21 @@ class ChatAdapter(Adapter):
         content = delta.get("content")
         if len(delta) == 1 and type(content) is str:  # the hot path: {"content": "..."}
             return [_new_part(Part, (TEXT, content))] if content else []
-        parts = []
         # DeepSeek/old vLLM, newer vLLM and Groq, OpenRouter and MiniMax: one of them is sent
-        text = _text_of(delta.get("reasoning_content")) or _text_of(delta.get("reasoning"))
+        thought = _text_of(delta.get("reasoning_content")) or _text_of(delta.get("reasoning"))
         details = delta.get("reasoning_details")
-        if not text and isinstance(details, list):
-            text = "".join(_text_of(d.get("text") or d.get("summary")) for d in details
-                           if isinstance(d, dict))  # reasoning.encrypted has neither
+        if not thought and isinstance(details, list):
+            thought = "".join(_text_of(d.get("text") or d.get("summary")) for d in details
+                              if isinstance(d, dict))  # reasoning.encrypted has neither
         if type(content) is list:  # Mistral's reasoning: {"type": "thinking", "thinking": [...]}
-            text += "".join(_text_of(p.get("thinking")) for p in content
-                            if isinstance(p, dict) and p.get("type") == "thinking")
-        parts += _text_parts(text, REASONING)
+            thought += "".join(_text_of(p.get("thinking")) for p in content
+                               if isinstance(p, dict) and p.get("type") == "thinking")
         text = _text_of(content)
         audio = delta.get("audio")
         if not text and isinstance(audio, dict):  # a spoken answer: its transcript is the text
             text = _text_of(audio.get("transcript"))
-        parts += _text_parts(text)
-        parts += _text_parts(delta.get("refusal"), REFUSAL)
+        parts = [Part(k, v) for k, v in (
+            (REASONING, thought), (TEXT, text), (REFUSAL, _text_of(delta.get("refusal")))) if v]
         if "annotations" in delta:  # OpenRouter, OpenAI search models
             self._cite(delta["annotations"])
         calls = delta.get("tool_calls") or delta.get("function_call")
@@ -702,13 +697,18 @@ class CompletionsAdapter(ChatAdapter):
     optional_fields = {"stream_options": None}
 
     def body(self, model, messages, max_tokens, temperature, usage, openai_host, stream):
-        body = ChatAdapter.body(self, model, messages, max_tokens, temperature, usage, False,
-                                stream)
-        body["prompt"] = _flatten(body.pop("messages"))
+        body = super().body(model, messages, max_tokens, temperature, usage, False, stream)
+        del body["messages"]
+        if len(messages) == 1:  # a lone message is the prompt as it is
+            body["prompt"] = _text_of(messages[0].get("content"))
+        else:  # "Role: content" paragraphs (every message has a role: checked)
+            body["prompt"] = "".join("%s: %s\n\n" % (m["role"].capitalize(), _text_of(
+                m.get("content"))) for m in messages) + "Assistant:"
         return body
 
     def _parts(self, choice, field):
-        return _text_parts(choice.get("text"))
+        text = _text_of(choice.get("text"))
+        return [Part(TEXT, text)] if text else []
 
 
 # Calls the server runs itself (OpenAI's hosted tools): no caller is asked to run them.
@@ -812,9 +812,8 @@ class ResponsesAdapter(Adapter):
         return parts
 
     def _closing(self, index: "Any", item: "Any") -> "List[Part]":
-        """An output item in a closing event: a tool call of any kind is named; its text is
-        given if no event gave text for that item yet (when the server numbers no deltas,
-        if none came)."""
+        """A closing event's output item: a tool call is named; its text given if no event
+        gave that item's text yet (if the server numbers no deltas: any item's)."""
         item = item if isinstance(item, dict) else {}
         kind = item.get("type") if isinstance(item.get("type"), str) else ""
         if (kind.endswith("_call") or kind == "mcp_approval_request") and kind not in _RAN:
@@ -883,20 +882,6 @@ def _text_of(value: "Any") -> str:
         return "".join(p["text"] if isinstance(p, dict) and isinstance(p.get("text"), str)
                        else p if isinstance(p, str) else "" for p in value)
     return ""
-
-
-def _text_parts(value: "Any", kind: str = TEXT) -> "List[Part]":
-    text = _text_of(value)
-    return [Part(kind, text)] if text else []
-
-
-def _flatten(messages: "List[Dict[str, Any]]") -> str:
-    """Messages as one prompt for the legacy Completions API: a lone user message as it is,
-    else "Role: content" paragraphs ending with "Assistant:"."""
-    if len(messages) == 1:
-        return _text_of(messages[0].get("content"))
-    return "".join("%s: %s\n\n" % (m["role"].capitalize(), _text_of(m.get("content")))
-                   for m in messages) + "Assistant:"  # every message has a role: checked
 
 
 class ThinkSplitter:
@@ -1010,8 +995,7 @@ class AnswerDecoder:
         self.framer = BodyFramer(*body_framing(status, headers))
         self.inflater = content_decoder(headers)
         self.sse = None  # type: Optional[SSEDecoder]  # once the body is known to be a stream
-        self.json = None  # type: Optional[List[bytes]]  # once it is known to be one JSON answer
-        self.json_size = 0
+        self.json = None  # type: Optional[bytearray]  # once it is known to be one JSON answer
         self.head = b""  # leading blank bytes, held until the first real byte decides
         self.think = ThinkSplitter() if think_tags else None
         self.answered = False  # answer or refusal text arrived
@@ -1077,13 +1061,12 @@ class AnswerDecoder:
                     return
                 self.head = b""
                 if self._is_json(start):
-                    self.json = []
+                    self.json = bytearray()
                 else:
                     self.sse = SSEDecoder()
             if self.json is not None:
-                self.json.append(data)
-                self.json_size += len(data)
-                if self.json_size > MAX_BODY_SIZE:
+                self.json += data
+                if len(self.json) > MAX_BODY_SIZE:
                     raise ProtocolError("JSON answer larger than %d bytes" % MAX_BODY_SIZE)
                 return
         self._events(self.sse.feed(data), events, parts)
@@ -1113,7 +1096,7 @@ class AnswerDecoder:
     def _eof(self, events: "List[Event]", parts: "List[Part]") -> None:
         self.ended = True
         if self.json is not None:
-            text = b"".join(self.json).decode("utf-8", "replace")
+            text = self.json.decode("utf-8", "replace")
             obj = _loads(text, "invalid JSON answer")
             if not isinstance(obj, dict):
                 raise ProtocolError("unexpected JSON answer: %s" % _excerpt(text))
