@@ -1006,35 +1006,34 @@ class AnswerDecoder:
         self.backlog = False  # output is still to come from bytes already received: feed(b"")
         self.progressed = False  # the last read brought answer bytes (not blank or comments)
 
-    def feed(self, raw: bytes) -> "Tuple[List[Event], List[Part]]":
+    def feed(self, raw: "Optional[bytes]") -> "Tuple[List[Event], List[Part]]":
         events, parts = [], []  # type: List[Event], List[Part]
         try:
-            body = self.framer.feed(raw) if raw else b""
-            if self.inflater is not None:
-                body = self.inflater.feed(body)
-                self.backlog = self.inflater.pending
-            self._take(body, events, parts)
-            # Progress: an event with data, or the bytes of one on its way. Keep-alives (`:`
-            # comments, blank lines, empty `data:` events) are none.
-            start = body.lstrip(b"\r\n")
-            self.progressed = (any(e.data.strip() for e in events) if events
-                               else bool(start) and start[:1] != b":")
-            if self.framer.error:
-                raise self.framer.error
-            if self.framer.complete and not self.backlog:
+            if raw is None:  # the connection closed: eof()
+                self.framer.eof()
+            else:
+                body = self.framer.feed(raw) if raw else b""
+                if self.inflater is not None:
+                    body = self.inflater.feed(body)
+                    self.backlog = self.inflater.pending
+                self._take(body, events, parts)
+                # Progress: an event with data, or the bytes of one on its way. Keep-alives
+                # (`:` comments, blank lines, empty `data:` events) are none.
+                start = body.lstrip(b"\r\n")
+                self.progressed = (any(e.data.strip() for e in events) if events
+                                   else bool(start) and start[:1] != b":")
+                if self.framer.error:
+                    raise self.framer.error
+            if raw is None or self.framer.complete and not self.backlog:
                 self._eof(events, parts)
         except OAIStreamError as exc:
-            self._hold(exc, events, parts)
+            if not events and not parts:
+                raise
+            self.error, self.ended = exc, True
         return events, parts
 
     def eof(self) -> "Tuple[List[Event], List[Part]]":
-        events, parts = [], []  # type: List[Event], List[Part]
-        try:
-            self.framer.eof()
-            self._eof(events, parts)
-        except OAIStreamError as exc:
-            self._hold(exc, events, parts)
-        return events, parts
+        return self.feed(None)
 
     def check(self) -> None:
         """After the last read: raise what went wrong, or say why the answer is not whole."""
@@ -1117,11 +1116,6 @@ class AnswerDecoder:
         if self.think is not None:
             parts += self.think.eof()
         self.answered = self.answered or any(p.kind != REASONING for p in parts)
-
-    def _hold(self, exc: OAIStreamError, events: "List[Event]", parts: "List[Part]") -> None:
-        if not events and not parts:
-            raise exc
-        self.error, self.ended = exc, True
 
     def _is_json(self, start: bytes) -> bool:
         """Decide by the first bytes, then the Content-Type: servers mislabel both ways. An
