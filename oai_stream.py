@@ -494,12 +494,12 @@ class Adapter:
     # Fields the adapter adds on its own that some servers reject (HTTP 400/422): dropped
     # (None) or renamed when the error names them. Fields the caller set are never touched.
     optional_fields = {}  # type: Dict[str, Optional[str]]
-    # What the stream told so far; an instance sets its own.
     hidden = ended = False  # other choices arrived and were not shown; a terminal event arrived
     finish_reason = meaning = model = None  # type: Optional[str]  # meaning: LIMIT, FILTER...
     usage = timings = None  # type: Any  # timings: llama.cpp's, when it sends no usage
     why = ""  # the finish reason as the notices quote it
     other = ()  # type: Tuple[str, ...]  # APIs of the last text-less event
+    cut = property(lambda self: self.meaning not in (None, FAILURE))  # LIMIT or FILTER
 
     def __init__(self, choices: int = 1) -> None:
         self.several = choices > 1  # n > 1 was asked for: choice 0 is the answer
@@ -509,10 +509,6 @@ class Adapter:
     def complete(self) -> bool:
         """Whether the stream so far holds a whole answer (checked at end of stream)."""
         return self.ended
-
-    @property
-    def cut(self) -> bool:
-        return self.meaning is not None and self.meaning != FAILURE
 
     def _finished(self, reason: str, label: str = "finish_reason: %s") -> None:
         self.finish_reason = reason.lower()  # some gateways pass Gemini's "STOP" on
@@ -667,21 +663,19 @@ class ChatAdapter(Adapter):
             (REASONING, thought), (TEXT, text), (REFUSAL, _text_of(delta.get("refusal")))) if v]
         if "annotations" in delta:  # OpenRouter, OpenAI search models
             self._cite(delta["annotations"])
-        calls = delta.get("tool_calls") or delta.get("function_call")
-        if calls:
-            for call in calls if isinstance(calls, list) else [{"function": calls}]:
-                call = call if isinstance(call, dict) else {}
-                function = call.get("function") or call.get("custom")  # custom tools
-                name = function.get("name") if isinstance(function, dict) else None
-                if name or call.get("id"):  # a call starts; later deltas carry its arguments
-                    self._tool(name)
+        calls = delta.get("tool_calls") or delta.get("function_call") or []
+        for call in calls if isinstance(calls, list) else [{"function": calls}]:
+            call = call if isinstance(call, dict) else {}
+            function = call.get("function") or call.get("custom")  # custom tools
+            name = function.get("name") if isinstance(function, dict) else None
+            if name or call.get("id"):  # a call starts; later deltas carry its arguments
+                self._tool(name)
         return parts
 
 
 def _choice(choices: "Any", first: bool) -> "Optional[Dict[str, Any]]":
-    """The choice that is the answer: index 0. Servers that count the index up per chunk
-    (Foundry Local, TGI 1.4.3) send one choice: it is the answer whatever its index, unless
-    several were asked for (`first`)."""
+    """The answer: choice 0, or a lone choice whatever its index (Foundry Local and TGI 1.4.3
+    count it up per chunk) unless several were asked for (`first`)."""
     if not choices or type(choices) is not list:
         return None
     choice = choices[0]
@@ -806,10 +800,8 @@ class ResponsesAdapter(Adapter):
         else:
             self.finish_reason = status or "completed"
         output = response.get("output")
-        parts = []  # type: List[Part]
-        for index, item in enumerate(output if isinstance(output, list) else []):
-            parts += self._closing(index, item)
-        return parts
+        return [part for index, item in enumerate(output if isinstance(output, list) else [])
+                for part in self._closing(index, item)]
 
     def _closing(self, index: "Any", item: "Any") -> "List[Part]":
         """A closing event's output item: a tool call is named; its text given if no event
@@ -888,10 +880,8 @@ class ThinkSplitter:
     """A leading <think>...</think> block in the answer text is reasoning (DeepSeek-R1 behind
     some routers, Qwen3 without a reasoning parser). Only a possible tag prefix is held."""
     OPEN, CLOSE = "<think>", "</think>"
-
-    def __init__(self) -> None:
-        self.state = "start"  # start: nothing yet; think: inside; after: just closed; text
-        self.held = ""
+    state = "start"  # start: nothing yet; think: inside; after: just closed; text
+    held = ""  # what may begin a tag
 
     def feed(self, parts: "List[Part]") -> "List[Part]":
         out = []  # type: List[Part]
@@ -905,11 +895,9 @@ class ThinkSplitter:
                 if self.OPEN.startswith(head) and len(text) < 256:  # maybe the tag, not yet all
                     self.held = text
                     continue
-                if not head.startswith(self.OPEN):
-                    self.state = "text"
-                    out.append(Part(TEXT, text))
-                    continue
-                self.state, text = "think", head[len(self.OPEN):]
+                self.state = "text"
+                if head.startswith(self.OPEN):
+                    self.state, text = "think", head[len(self.OPEN):]
             if self.state == "think":
                 end = text.find(self.CLOSE)
                 cut = end if end >= 0 else text.rfind("<")  # a last "<" may begin the tag
@@ -921,7 +909,8 @@ class ThinkSplitter:
                     self.held = text[cut:]  # what may begin the closing tag
                     continue
                 self.state, text = "after", text[end + len(self.CLOSE):]
-            text = text.lstrip("\n")  # after: the newlines that separate the block from the answer
+            if self.state == "after":  # the newlines that separate the block from the answer
+                text = text.lstrip("\n")
             if text:
                 self.state = "text"
                 out.append(Part(TEXT, text))
@@ -999,10 +988,9 @@ class AnswerDecoder:
         self.head = b""  # leading blank bytes, held until the first real byte decides
         self.think = ThinkSplitter() if think_tags else None
         self.answered = False  # answer or refusal text arrived
-        self.error = None  # type: Optional[OAIStreamError]
         self.ended = self.framer.complete  # nothing more will come (Content-Length: 0, 204...)
-        if self.ended:
-            self.error = ProtocolError("the server answered %d but sent an empty body" % status)
+        self.error = (ProtocolError("the server answered %d but sent an empty body" % status)
+                      if self.ended else None)  # type: Optional[OAIStreamError]
         self.backlog = False  # output is still to come from bytes already received: feed(b"")
         self.progressed = False  # the last read brought answer bytes (not blank or comments)
 
