@@ -779,8 +779,7 @@ class ResponsesAdapter(Adapter):
         if obj.get("error"):
             raise _error_from(obj)
         parts = self._finish(obj)
-        if not parts:
-            self.other = _claimed_by(obj)
+        self.other = () if parts else _claimed_by(obj)  # a whole answer: the only event
         return parts
 
     def _finish(self, response: "Dict[str, Any]") -> "List[Part]":
@@ -1027,13 +1026,12 @@ class AnswerDecoder:
         """After the last read: raise what went wrong, or say why the answer is not whole."""
         if self.error:
             raise self.error
-        adapter = self.adapter
-        if not adapter.complete():
+        if not self.adapter.complete():
             raise IncompleteStream("stream ended before the answer was complete")
-        if adapter.meaning == FAILURE:
-            raise APIError("the server ended the answer with a failure (%s)" % adapter.why)
-        guess = None if self.answered else adapter.looks_like()
-        if guess or not self.answered and adapter.finish_reason is None:
+        if self.adapter.meaning == FAILURE:
+            raise APIError("the server ended the answer with a failure (%s)" % self.adapter.why)
+        guess = None if self.answered else self.adapter.looks_like()
+        if guess or not self.answered and self.adapter.finish_reason is None:
             raise EmptyAnswer("the stream ended without any text" + (
                 "; its events look like api=%r chunks" % guess if guess
                 else " and without a finish reason"), guess)
@@ -1046,11 +1044,8 @@ class AnswerDecoder:
                 if not start or len(start) < 6 and any(f.startswith(start) for f in _FIELDS):
                     self.head = data[-MAX_HEAD_SIZE:]  # blank lines, or "da": nothing decides yet
                     return
-                self.head = b""
-                if self._is_json(start):
-                    self.json = bytearray()
-                else:
-                    self.sse = SSEDecoder()
+                self.json = bytearray() if self._is_json(start) else None
+                self.sse = SSEDecoder() if self.json is None else None
             if self.json is not None:
                 self.json += data
                 if len(self.json) > MAX_BODY_SIZE:
