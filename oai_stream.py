@@ -663,13 +663,14 @@ class ChatAdapter(Adapter):
             (REASONING, thought), (TEXT, text), (REFUSAL, _text_of(delta.get("refusal")))) if v]
         if "annotations" in delta:  # OpenRouter, OpenAI search models
             self._cite(delta["annotations"])
-        calls = delta.get("tool_calls") or delta.get("function_call") or []
-        for call in calls if isinstance(calls, list) else [{"function": calls}]:
-            call = call if isinstance(call, dict) else {}
-            function = call.get("function") or call.get("custom")  # custom tools
-            name = function.get("name") if isinstance(function, dict) else None
-            if name or call.get("id"):  # a call starts; later deltas carry its arguments
-                self._tool(name)
+        calls = delta.get("tool_calls") or delta.get("function_call")
+        if calls:
+            for call in calls if isinstance(calls, list) else [{"function": calls}]:
+                call = call if isinstance(call, dict) else {}
+                function = call.get("function") or call.get("custom")  # custom tools
+                name = function.get("name") if isinstance(function, dict) else None
+                if name or call.get("id"):  # a call starts; later deltas carry its arguments
+                    self._tool(name)
         return parts
 
 
@@ -786,8 +787,7 @@ class ResponsesAdapter(Adapter):
         """A finished response: how it ended, and the text of output items no event gave."""
         self.ended = True
         self.usage = response.get("usage") or self.usage
-        if isinstance(response.get("model"), str):
-            self.model = response["model"]
+        self.model = response["model"] if isinstance(response.get("model"), str) else self.model
         details = response.get("incomplete_details")
         status = response.get("status") if isinstance(response.get("status"), str) else None
         if status == "incomplete" or details:
