@@ -325,11 +325,6 @@ class Inflater:
         return out
 
 
-def content_decoder(headers: "Dict[str, str]") -> "Optional[Inflater]":
-    coding = headers.get("content-encoding", "").strip().lower()
-    return None if coding in ("", "identity") else Inflater(coding)
-
-
 # ---------------------------------------------------------------------------
 # SSE decoding (pure: no I/O). WHATWG HTML 9.2.6.
 # ---------------------------------------------------------------------------
@@ -981,7 +976,8 @@ class AnswerDecoder:
         self.adapter, self.status = adapter, status
         self.content_type = headers.get("content-type", "").lower()
         self.framer = BodyFramer(*body_framing(status, headers))
-        self.inflater = content_decoder(headers)
+        coding = headers.get("content-encoding", "").strip().lower()
+        self.inflater = None if coding in ("", "identity") else Inflater(coding)
         self.sse = None  # type: Optional[SSEDecoder]  # once the body is known to be a stream
         self.json = None  # type: Optional[bytearray]  # once it is known to be one JSON answer
         self.head = b""  # leading blank bytes, held until the first real byte decides
@@ -2525,7 +2521,8 @@ def main(argv: "Optional[List[str]]" = None) -> int:
         if isinstance(exc, KeyboardInterrupt):
             _quiet(lambda: out.note("interrupted"))
             return EXIT_INTERRUPTED
-        _quiet(lambda: out.note(_explain(exc)))
+        message = _explain(exc)
+        _quiet(lambda: out.note(message))
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
     except OSError as exc:  # stdout gone: its reader left (| head), a full disk, closed
         _quiet(_silence_stdout)
