@@ -2186,6 +2186,19 @@ def test_gzip_stream_is_decoded_anyway(server):
     assert server.last["headers"]["accept-encoding"] == "identity"
 
 
+def test_deflate_is_decoded_and_an_unknown_coding_is_named(server):
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 15)
+    body = b"".join(chat_events(["deflated ", "too"]))
+    raw = packer.compress(body) + packer.flush()
+    server.push(sse_reply(raw[:10], raw[10:], headers=[("Content-Encoding", "Deflate")]))
+    r = cli(server, "q")
+    assert (r.rc, r.text) == (0, "deflated too\n")
+    server.push(sse_reply(body, headers=[("Content-Encoding", "br")]))
+    r = cli(server, "--retries", "0", "q")
+    assert (r.rc, r.err) == (1, "oai_stream: unsupported Content-Encoding 'br'\n")
+
+
 def test_html_page_with_200_captive_portal(server):
     page = b"<!DOCTYPE html><html><body>Please log in to the hotel Wi-Fi</body></html>"
     server.push(json_reply(200, page, ctype="text/html; charset=utf-8"))
@@ -3106,6 +3119,13 @@ def test_chat_mode_keeps_history(server):
     assert all(l.startswith("oai_stream: ") for l in r.err.splitlines() if l)
 
 
+def test_chat_mode_reads_bytes_that_are_not_utf8_as_replacement_characters(server):
+    server.default = echo_history
+    r = cli(server, "-i", stdin=b"caf\xe9\n")
+    assert r.rc == 0 and r.text == "reply 1\n"
+    assert [m["content"] for m in server.last["json"]["messages"]] == ["caf\ufffd"]
+
+
 def test_chat_mode_ends_at_eof_and_survives_errors(server):
     server.push(error_reply(400, "bad request"), chat_reply(["fine"]))
     r = cli(server, "-i", stdin=b"one\ntwo\n")
@@ -3578,6 +3598,9 @@ def test_no_stream_asks_for_one_json_answer_and_streaming_errors_suggest_it(serv
     server.push(json_reply(400, {"error": {"message": "Your organization must be verified to stream "
                                            "this model.", "type": "invalid_request_error",
                                            "param": "stream", "code": "unsupported_value"}}))
+    r = cli(server, "q")
+    assert r.rc == 1 and r.err.rstrip().endswith("--no-stream asks for the whole answer at once")
+    server.push(error_reply(400, "this model does not support stream=true"))  # no param
     r = cli(server, "q")
     assert r.rc == 1 and r.err.rstrip().endswith("--no-stream asks for the whole answer at once")
 
