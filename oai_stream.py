@@ -2455,11 +2455,8 @@ class Output:
         return text
 
     def note(self, message: str) -> None:
-        message = "oai_stream: %s\n" % _one_line(self._scrub(message), 4000)
-        if self.last and self.last != "\n" and _quiet(lambda: os.path.samestat(
-                os.fstat(self.out.fileno()), os.fstat(self.err.fileno()))):  # one file
-            message = "\n" + message
-        self.stderr(message)
+        # after end_text(): a notice never runs into the text, even in one file (2>&1)
+        self.stderr("oai_stream: %s\n" % _one_line(self._scrub(message), 4000))
 
     def stderr(self, text: str) -> None:
         self.hush()
