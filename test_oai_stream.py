@@ -3157,8 +3157,8 @@ def chat_on_a_pty(server):
     import pty
     server.default = echo_history
     master, slave = pty.openpty()
-    proc = subprocess.Popen([PY, MODULE, "--base-url", server.url], stdin=slave, stdout=slave,
-                            stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
+    proc = subprocess.Popen(CLI_CATCHING_SIGINT + ["--base-url", server.url], stdin=slave,
+                            stdout=slave, stderr=slave, env=clean_env(TERM="dumb"), close_fds=True)
     os.close(slave)
     return proc, master
 
@@ -3177,6 +3177,8 @@ def test_chat_mode_in_a_real_terminal(server):
         os.write(master, b"ello\x01h\r")  # Ctrl-A, then "h": readline's line editing
         until(b"reply 1")
         until(b">>> ", 2)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C at the prompt: a fresh prompt on a new line
+        until(b">>> \r\n>>> ")
         os.write(master, b"\x04")  # Ctrl-D leaves
         assert proc.wait(10) == 0
     finally:
