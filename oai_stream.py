@@ -1169,7 +1169,7 @@ def retryable(exc: OAIStreamError) -> bool:
 def retry_wait(exc: OAIStreamError, attempt: int, rand: float) -> float:
     """Seconds before retry `attempt` (1, 2...): the server's word, else backoff with jitter."""
     if isinstance(exc, APIError) and exc.retry_after is not None:
-        return exc.retry_after  # retry_after() bounded it
+        return min(max(exc.retry_after, 0.0), MAX_RETRY_WAIT)  # a caller's APIError too
     backoff = min(RETRY_FIRST_WAIT * 2 ** (attempt - 1), RETRY_MAX_BACKOFF)
     return backoff * (1 - RETRY_JITTER * rand)
 
@@ -1269,7 +1269,7 @@ def _origin(url: str) -> "Tuple[str, str, int]":
 
 def _without_password(url: str) -> str:
     """A URL as it may be shown: user:password@ removed."""
-    return re.sub("^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", url)
+    return re.sub(r"^(\s*(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://)?)[^/?#]*@", r"\1***@", url)
 
 
 # ---------------------------------------------------------------------------
@@ -1383,14 +1383,14 @@ def _endpoint_and_key(path: str, model: str, base_url: "Optional[str]",
                       api_key: "Optional[str]", headers: "Dict[str, str]", allow_http_key: bool,
                       env: "Dict[str, str]") -> "Tuple[str, Dict[str, str], Optional[str], bool]":
     """URL, headers, key, key withheld: no key goes via http:// beyond loopback unless allowed."""
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import quote, urlsplit, urlunsplit
     base_url = base_url or env.get("OPENAI_BASE_URL")
     azure = not base_url and env.get("AZURE_OPENAI_ENDPOINT")
     if azure:
         # Azure OpenAI: a dated api-version uses the deployment URL; none uses the v1 API.
-        version = env.get("OPENAI_API_VERSION")
-        base_url = azure.rstrip("/") + ("/openai/deployments/%s?api-version=%s" % (model, version)
-                                         if version else "/openai/v1")
+        version = quote(env.get("OPENAI_API_VERSION", "").strip(), safe="")
+        base_url = azure.rstrip("/") + ("/openai/deployments/%s?api-version=%s" % (
+            quote(model, safe=""), version) if version else "/openai/v1")
         api_key = api_key or env.get("AZURE_OPENAI_API_KEY")
     elif api_key is None:
         api_key = env.get("OPENAI_API_KEY") or _key_from_file(env.get("OPENAI_API_KEY_FILE"))
@@ -1505,6 +1505,7 @@ def _urlopen(request: Request, timeout: float) -> "Any":
     proxy = _proxy_for(url)
     opener = urllib.request.OpenerDirector()  # no redirect or error handlers: see the status
     opener.add_handler(_handler_class()())
+    opener.add_handler(urllib.request.UnknownHandler())  # a socks5:// proxy: "unknown url type"
     if proxy:
         opener.add_handler(urllib.request.ProxyHandler({url.partition(":")[0]: proxy}))
     data = _dumps_strict(request.body) if request.body is not None else None  # None: GET
@@ -2438,7 +2439,7 @@ class Output:
             self.stderr(self._scrub(text if self.raw else _neutralise(text)))
 
     def protect(self, request: "Request") -> None:
-        """The request's secrets scrubbed from every message; a key withheld said once."""
+        """The request's secrets scrubbed from every message; a key withheld said (once a run)."""
         if request.key_withheld:
             self.note("the key is not sent in cleartext to %s (http://, not this machine); "
                       "--allow-http-key sends it" % _without_password(request.url))

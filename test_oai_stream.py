@@ -1082,6 +1082,19 @@ def test_retry_waits_back_off_with_jitter_and_obey_the_server():
     assert oai_stream.retry_wait(oai_stream.NetworkError("x"), 2, 0.5) == 0.875
     assert oai_stream.retry_wait(api(503, after=3.0), 1, 0.9) == 3.0  # no jitter on its word
     assert oai_stream.retry_wait(api(503, after=0.0), 4, 0.9) == 0.0
+    caller_made = oai_stream.APIError("x", 503, retry_after=-1.0)  # not from api_error()
+    assert oai_stream.retry_wait(caller_made, 1, 0.5) == 0.0
+    caller_made.retry_after = 1e9
+    assert oai_stream.retry_wait(caller_made, 1, 0.5) == oai_stream.MAX_RETRY_WAIT
+
+
+def test_a_password_is_never_shown_however_the_url_is_written():
+    with pytest.raises(oai_stream.ConfigError) as info:
+        oai_stream.build_request("q", base_url=" https://bob:hunter2@example.com/v1", env={})
+    assert "hunter2" not in str(info.value) and "https://***@example.com" in str(info.value)
+    for url, shown in (("//u:pw@h/x", "//***@h/x"), ("user:pw@proxy:3128", "user:***@proxy:3128"),
+                       ("https://h/p@x", "https://h/p@x"), ("http://a:b@c/v1?x=@", "http://***@c/v1?x=@")):
+        assert oai_stream._without_password(url) == shown
 
 
 def test_http_errors_become_api_errors():
@@ -5245,6 +5258,9 @@ def test_verbose_and_errors_name_the_proxy_actually_used(server):
     r = run(["--base-url", "http://example.invalid/v1", "-m", "x", "-v", "--retries", "0", "q"],
             env=env)
     assert "pw-secret" not in r.err and "(through the proxy http://***@127.0.0.1:%d)" % dead in r.err
+    env = clean_env(HTTP_PROXY="socks5://127.0.0.1:%d" % dead, NO_PROXY="")  # urllib has no SOCKS
+    r = run(["--base-url", "http://example.invalid/v1", "-m", "x", "--retries", "0", "q"], env=env)
+    assert r.rc == 1 and "unknown url type: socks5" in r.err, r
 
 
 def test_an_error_at_the_proxy_names_it_in_both_transports(transport, monkeypatch):
