@@ -1532,7 +1532,7 @@ def test_flags_shape_the_body_and_headers(server):
     server.push(chat_reply(["ok"]))
     r = cli(server, "-s", "sys", "-t", "0.5", "--max-tokens", "9", "-o", "seed=42", "-o",
             "stop=[\"x\"]", "-o", "user=bob", "-o", "logit_bias={\"1\": -1}",
-            "-H", "X-Trace: abc", "-H", "OpenAI-Beta: v2", "q")
+            "-H", "X-Trace: abc", "-H", "OpenAI-Beta: v2", "-H", "X-Empty:", "q")
     assert r.rc == 0
     body = server.last["json"]
     assert body["messages"][0] == {"role": "system", "content": "sys"}
@@ -1540,6 +1540,7 @@ def test_flags_shape_the_body_and_headers(server):
             body["logit_bias"]) == (0.5, 9, 42, ["x"], "bob", {"1": -1})
     assert server.last["headers"]["x-trace"] == "abc"
     assert server.last["headers"]["openai-beta"] == "v2"
+    assert server.last["headers"]["x-empty"] == ""  # an empty value is sent empty
 
 
 def test_local_server_without_key_sends_no_authorization(server):
@@ -1622,6 +1623,7 @@ def test_version_and_help():
     r = run(["--help"])
     assert r.rc == 0 and "examples:" in r.text and "exit codes:" in r.text
     assert "git diff | oai_stream.py" in r.text
+    assert "-o KEY=VALUE, --option KEY=VALUE" in r.text and "-H 'NAME: VALUE'" in r.text
 
 
 def test_help_and_version_import_no_network_modules():
@@ -1910,6 +1912,20 @@ def test_both_transports_decode_gzip_and_mislabelled_streams(server, transport):
     body = b"".join(chat_events(["plain"]))
     server.push(sse_reply(b"\n\n", body[:2], body[2:], ctype="text/plain"))
     assert consume(transport, prompt="hi", base_url=server.url)[0] == ["plain"]
+
+
+def test_a_body_is_judged_only_once_its_first_bytes_can_tell():
+    """Blank lines and half a field name decide nothing, whatever the (wrong) Content-Type;
+    the answer decoder waits for the bytes that tell a stream from a JSON answer."""
+    body = b"".join(chat_events(["plain"]))
+    for ctype in ("text/plain", "application/json", ""):
+        decoder = oai_stream.AnswerDecoder(oai_stream.ChatAdapter(), 200, {
+            "content-type": ctype, "content-length": str(len(body) + 2)})
+        parts = []
+        for piece in (b"\n\n", body[:2], body[2:5], body[5:]):
+            parts += decoder.feed(piece)[1]
+        decoder.check()
+        assert "".join(p.text for p in parts) == "plain", ctype
 
 
 def test_both_transports_time_out_on_a_stall_and_keep_the_text(server, transport):
