@@ -34,10 +34,10 @@ and _chat (the new line after Ctrl-C at the prompt: tested on a pty that mutmut'
 count). Two tests are left out of these runs (see the Makefile): one times a child's reaction
 to an interrupt, one parses this module's source, which mutmut's copy fills with the mutants'
 strings. Survivors are looked at one by one (`cd .mutants && ../.venv-mutants/bin/mutmut show
-NAME`): earlier runs' survivors named what the suite did not check (whole JSON answers, Responses events without `event:` lines, redirect statuses and the
-hop limit, error bodies that stall or exceed the cap, TLS trust re-read per variable, proxies,
-`--models`, help texts), and each has a test now; those left are judged equivalent or not worth
-a test (e.g. the 3.6-only branch of `AsyncStream`, `<` for `<=` at an exact deadline).
+NAME`): earlier runs' survivors named what the suite did not check (whole JSON answers,
+Responses events without `event:` lines, redirect statuses and the hop limit, error bodies that
+stall or exceed the cap, TLS trust re-read per variable, proxies, `--models`, help texts), and
+each has a test now; those left are judged equivalent or not worth a test.
 """
 
 import http.client
