@@ -1303,7 +1303,7 @@ def _redact_key(key: "Optional[str]") -> str:
 
 def _has_header(headers: "Dict[str, str]", *names: str) -> bool:
     """Whether any of `names` (lower-case) is set, whatever the case it was given in."""
-    return any(h.lower() in names for h in headers)
+    return any(str(h).lower() in names for h in headers)  # a bad name is refused later
 
 
 def build_request(prompt: "Optional[str]" = None, *,

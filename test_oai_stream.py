@@ -1322,8 +1322,9 @@ def test_urls_as_http_carries_them():
                                "'http://b\u00fccher..x/v1'")
     assert build(base_url="http://h/v1?a=1&api-version=2", env={}).url == (
         "http://h/v1/chat/completions?a=1&api-version=2")
-    with pytest.raises(oai_stream.ConfigError, match="header name"):
-        build(headers={"X A": "b"})
+    for name in ("X A", 7, b"X-A"):
+        with pytest.raises(oai_stream.ConfigError, match="invalid header name"):
+            build(headers={name: "b"})
 
 
 def test_event_ids_and_limits_in_their_own_words():
