@@ -1628,7 +1628,7 @@ def test_version_and_help():
     r = run(["--help"])
     assert r.rc == 0 and "examples:" in r.text and "exit codes:" in r.text
     assert "git diff | oai_stream.py" in r.text
-    assert "-o KEY=VALUE, --option KEY=VALUE" in r.text and "-H 'NAME: VALUE'" in r.text
+    assert "KEY=VALUE" in r.text and "'NAME: VALUE'" in r.text  # the metavars (3.13: "-o, --option")
 
 
 def test_help_and_version_import_no_network_modules():
